@@ -1,0 +1,50 @@
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify'
+import authPlugin from './plugins/auth.js'
+import configPlugin, { type ConfigPluginOptions } from './plugins/config.js'
+import cryptoPlugin from './plugins/crypto.js'
+import dbPlugin from './plugins/db.js'
+import docsPlugin from './plugins/docs.js'
+import errorHandlerPlugin from './plugins/error-handler.js'
+import rateLimitPlugin from './plugins/rate-limit.js'
+import authRoutes from './routes/auth/index.js'
+import healthRoutes from './routes/health.js'
+import type { Config } from './schemas/config.js'
+import { logRedactPaths, logSerializers } from './services/redact.js'
+
+export type SealwireOptions = ConfigPluginOptions
+
+/**
+ * The whole service as one plugin. Register it into any Fastify 5 app, with a prefix if you like:
+ * `app.register(sealwire, { prefix: '/chat', config: { DB_PATH: './chat.db' } })`.
+ */
+const sealwire: FastifyPluginAsync<SealwireOptions> = async (fastify, opts) => {
+  fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
+
+  await fastify.register(configPlugin, opts)
+  await fastify.register(errorHandlerPlugin)
+  await fastify.register(dbPlugin)
+  await fastify.register(cryptoPlugin)
+  await fastify.register(authPlugin)
+  await fastify.register(rateLimitPlugin)
+  await fastify.register(docsPlugin)
+
+  await fastify.register(healthRoutes)
+  await fastify.register(authRoutes)
+}
+
+export default sealwire
+
+/** Fastify server options for running Sealwire as its own server (what `npm start` uses). */
+export function serverOptions (config: Config): FastifyServerOptions {
+  return {
+    logger: { level: config.LOG_LEVEL, serializers: logSerializers, redact: logRedactPaths },
+    trustProxy: config.TRUST_PROXY,
+    // the largest frame plus room for the HTTP envelope around it
+    bodyLimit: config.MAX_MESSAGE_BYTES + 16 * 1024
+  }
+}
+
+export { loadConfig, ConfigError } from './services/config.js'
+export { logSerializers, redactUrl } from './services/redact.js'
+export type { Config } from './schemas/config.js'

@@ -1,0 +1,28 @@
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import fp from 'fastify-plugin'
+
+export const API_TAGS = [
+  { name: 'auth', description: 'registration, challenge login and user look-up' },
+  { name: 'health', description: 'liveness and readiness' }
+]
+
+export default fp(async (fastify) => {
+  await fastify.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Sealwire',
+        description: 'End-to-end encrypted real-time messaging. The WebSocket protocol is described in docs/PROTOCOL.md.',
+        version: '1'
+      },
+      tags: API_TAGS,
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
+        }
+      }
+    }
+  })
+  await fastify.register(fastifySwaggerUi, { routePrefix: '/docs' })
+}, { name: 'sealwire-docs' })

@@ -1,0 +1,20 @@
+import fastifyRateLimit from '@fastify/rate-limit'
+import fp from 'fastify-plugin'
+import { RateLimitedError } from '../services/errors.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the per-IP limit of the /auth routes, for their `config.rateLimit` */
+    authRateLimit: { max: number, timeWindow: number }
+  }
+}
+
+export default fp(async (fastify) => {
+  const { config } = fastify
+  // Routes opt in with `config: { rateLimit }`; WebSocket messages have their own per-user bucket.
+  await fastify.register(fastifyRateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) => new RateLimitedError(context.after)
+  })
+  fastify.decorate('authRateLimit', { max: config.AUTH_RATE_LIMIT_MAX, timeWindow: config.AUTH_RATE_LIMIT_WINDOW_MS })
+}, { name: 'sealwire-rate-limit', dependencies: ['sealwire-config'] })

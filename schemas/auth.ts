@@ -1,0 +1,61 @@
+import { Type, type Static } from 'typebox'
+import { Base64Bytes, Timestamp, UserId, Username } from './common.js'
+
+export const RegisterBody = Type.Object({
+  user_id: UserId,
+  username: Username,
+  public_key: Base64Bytes(32, 'Ed25519 identity key'),
+  x25519_public_key: Base64Bytes(32, 'X25519 encryption key'),
+  x25519_key_signature: Type.Optional(Base64Bytes(64,
+    'Ed25519 signature by the identity key over "sealwire/v1/x25519-key:" + user_id + ":" + x25519_public_key'))
+}, { additionalProperties: false })
+export type RegisterBody = Static<typeof RegisterBody>
+
+export const PublicUser = Type.Object({
+  user_id: UserId,
+  username: Type.String(),
+  public_key: Type.String(),
+  x25519_public_key: Type.String(),
+  x25519_key_signature: Type.Union([Type.String(), Type.Null()]),
+  created_at: Timestamp
+}, { description: 'a registered user: public keys only' })
+export type PublicUser = Static<typeof PublicUser>
+
+export const LoginBody = Type.Object({
+  user_id: UserId,
+  challenge: Type.Optional(Base64Bytes(32, 'with ?verify=true: the challenge being answered')),
+  signature: Type.Optional(Base64Bytes(64, 'with ?verify=true: Ed25519 over "sealwire/v1/login:" + user_id + ":" + challenge'))
+}, { additionalProperties: false })
+export type LoginBody = Static<typeof LoginBody>
+
+export const LoginQuery = Type.Object({
+  verify: Type.Optional(Type.Boolean({ description: 'true to answer a challenge' }))
+})
+
+export const ChallengeResponse = Type.Object({
+  challenge: Type.String({ description: 'base64 of 32 random bytes, valid once, for 60 s' }),
+  expires_at: Timestamp
+})
+export type ChallengeResponse = Static<typeof ChallengeResponse>
+
+export const TokenResponse = Type.Object({
+  token: Type.String({ description: 'JWT (HS256) for the bearer header or /ws?token=' }),
+  expires_at: Timestamp
+})
+export type TokenResponse = Static<typeof TokenResponse>
+
+export const UserIdParams = Type.Object({ user_id: UserId })
+
+export const UserIdAvailability = Type.Object({
+  user_id: Type.String(),
+  available: Type.Boolean({ description: 'false when taken (compared without case) or reserved' })
+})
+
+/** The claims of a session token. */
+export const TokenClaims = Type.Object({
+  sub: UserId,
+  jti: Type.String(),
+  iat: Type.Integer(),
+  exp: Type.Integer()
+})
+export type TokenClaims = Static<typeof TokenClaims>

@@ -1,0 +1,32 @@
+import { Type, type Static } from 'typebox'
+
+export const USER_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$'
+export const RESERVED_USER_IDS: ReadonlySet<string> = new Set(['server', '*'])
+
+export const UserId = Type.String({ pattern: USER_ID_PATTERN, description: 'user id: 3 to 32 of A-Z a-z 0-9 _ . - starting with a letter or digit' })
+/** 1 to 64 characters (code points), no control characters. */
+export const Username = Type.String({ pattern: '^[^\\p{Cc}]{1,64}$', description: '1 to 64 characters, no control characters' })
+/** RFC 4648 standard alphabet with padding, any length. Canonical trailing bits are checked on decode. */
+export const Base64 = Type.String({ pattern: '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$' })
+
+/** A pattern that admits exactly the canonical base64 text of `bytes` bytes (unused trailing bits zero). */
+export function base64Pattern (bytes: number): string {
+  const full = Math.floor(bytes / 3) * 4
+  const rest = bytes % 3
+  if (rest === 0) return `^[A-Za-z0-9+/]{${full}}$`
+  if (rest === 1) return `^[A-Za-z0-9+/]{${full}}[A-Za-z0-9+/][AQgw]==$`
+  return `^[A-Za-z0-9+/]{${full + 2}}[AEIMQUYcgkosw048]=$`
+}
+
+export const Base64Bytes = (bytes: number, description: string) =>
+  Type.String({ pattern: base64Pattern(bytes), description: `${description} (base64 of ${bytes} bytes)` })
+
+export const Timestamp = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$', description: 'RFC 3339 UTC with milliseconds' })
+
+export const ErrorResponse = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String({ description: 'stable machine-readable code' }),
+  error: Type.String(),
+  message: Type.String()
+}, { description: 'every refused request' })
+export type ErrorResponse = Static<typeof ErrorResponse>

@@ -1,0 +1,94 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import SQLite from 'better-sqlite3'
+import { Kysely, Migrator, SqliteDialect, type Generated, type Insertable, type Selectable } from 'kysely'
+import { migrations } from '../migrations/index.js'
+
+export interface UsersTable {
+  user_id: string
+  username: string
+  public_key: string
+  x25519_public_key: string
+  x25519_key_signature: string | null
+  created_at: string
+  updated_at: string
+}
+
+export type MessageStatus = 'pending' | 'delivered' | 'sent'
+
+export interface MessagesTable {
+  /** server-side order of arrival; redelivery follows it */
+  seq: Generated<number>
+  /** the sender's message id; (from_user, id) is unique */
+  id: string
+  from_user: string
+  to_user: string
+  message_type: string
+  /** the JSON text of {header, body} exactly as signed by the sender */
+  envelope: string
+  status: MessageStatus
+  created_at: string
+  delivered_at: string | null
+  /** when the sender was told `delivered`; null while that receipt is owed */
+  receipt_sent_at: string | null
+}
+
+export interface ChallengesTable {
+  challenge: string
+  user_id: string
+  expires_at: string
+  created_at: string
+}
+
+export interface SessionsTable {
+  id: string
+  user_id: string
+  connected_at: string
+  disconnected_at: string | null
+  remote_address: string | null
+  user_agent: string | null
+}
+
+export interface Database {
+  users: UsersTable
+  messages: MessagesTable
+  challenges: ChallengesTable
+  sessions: SessionsTable
+}
+
+export type User = Selectable<UsersTable>
+export type NewUser = Insertable<UsersTable>
+export type StoredMessage = Selectable<MessagesTable>
+export type NewMessage = Insertable<MessagesTable>
+
+export type Synchronous = 'FULL' | 'NORMAL'
+
+export interface DatabaseOptions {
+  path: string
+  synchronous?: Synchronous
+}
+
+/** Opens (creating the folder when needed) the SQLite file in WAL mode. */
+export function openSqlite ({ path, synchronous = 'FULL' }: DatabaseOptions): SQLite.Database {
+  const memory = path === ':memory:' || path.startsWith('file::memory:')
+  if (!memory) mkdirSync(dirname(path), { recursive: true })
+  const sqlite = new SQLite(path)
+  if (!memory) sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma(`synchronous = ${synchronous}`)
+  sqlite.pragma('busy_timeout = 5000')
+  sqlite.pragma('foreign_keys = ON')
+  return sqlite
+}
+
+export function createDatabase (options: DatabaseOptions): Kysely<Database> {
+  const sqlite = openSqlite(options)
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+}
+
+/** Brings the schema up to date; safe to run at every start. Throws on the first failed migration. */
+export async function migrateToLatest (db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } })
+  const { error, results = [] } = await migrator.migrateToLatest()
+  if (error !== undefined) throw error instanceof Error ? error : new Error(String(error))
+  return results.filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}

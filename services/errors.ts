@@ -1,0 +1,16 @@
+import createError from '@fastify/error'
+
+// Every error a client can see is made here, with a stable lowercase code that clients may branch on.
+// Messages are short and never carry internals.
+export const InvalidRequestError = createError<'invalid_request', 400, [string]>('invalid_request', '%s', 400)
+export const InvalidKeyError = createError<'invalid_key', 400, [string]>('invalid_key', '%s', 400)
+export const InvalidKeySignatureError = createError('invalid_key_signature', 'x25519_key_signature does not verify against public_key', 400)
+export const UserExistsError = createError('user_exists', 'user_id is already registered', 409)
+export const UnknownUserError = createError('unknown_user', 'no such user', 404)
+export const AuthenticationFailedError = createError('unauthorized', 'authentication failed', 401)
+export const InvalidTokenError = createError('unauthorized', 'missing, invalid or expired token', 401)
+export const ForbiddenError = createError<'forbidden', 403, [string]>('forbidden', '%s', 403)
+export const NotFoundError = createError('not_found', 'route not found', 404)
+export const RateLimitedError = createError<'rate_limited', 429, [string]>('rate_limited', 'too many requests, retry in %s', 429)
+export const UnavailableError = createError<'unavailable', 503, [string]>('unavailable', '%s', 503)
+export const InternalError = createError('internal', 'internal server error', 500)

@@ -1,0 +1,100 @@
+import { x25519 } from '@noble/curves/ed25519.js'
+import { sql, type Kysely } from 'kysely'
+import type { PublicUser, RegisterBody } from '../schemas/auth.js'
+import { RESERVED_USER_IDS } from '../schemas/common.js'
+import type { Database, User } from './database.js'
+import type { Ed25519Verifier } from './ed25519.js'
+import { decodeBase64 } from './encoding.js'
+import { InvalidKeyError, InvalidKeySignatureError, InvalidRequestError, UserExistsError } from './errors.js'
+import { x25519KeySigningInput } from './protocol/signing.js'
+
+const PROBE_SCALAR = new Uint8Array(32).fill(7)
+
+/** A 32-byte X25519 public key whose shared secret with a fixed scalar is not all zero (not low-order). */
+export function isValidX25519Key (raw: Uint8Array): boolean {
+  if (raw.length !== 32) return false
+  try {
+    x25519.getSharedSecret(PROBE_SCALAR, raw)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function toPublicUser (user: User): PublicUser {
+  return {
+    user_id: user.user_id,
+    username: user.username,
+    public_key: user.public_key,
+    x25519_public_key: user.x25519_public_key,
+    x25519_key_signature: user.x25519_key_signature,
+    created_at: user.created_at
+  }
+}
+
+export class UserStore {
+  readonly #db: Kysely<Database>
+  readonly #verifier: Ed25519Verifier
+
+  constructor (db: Kysely<Database>, verifier: Ed25519Verifier) {
+    this.#db = db
+    this.#verifier = verifier
+  }
+
+  async register (input: RegisterBody): Promise<PublicUser> {
+    if (RESERVED_USER_IDS.has(input.user_id.toLowerCase())) throw new InvalidRequestError('user_id is reserved')
+    const identity = decodeBase64(input.public_key, 32)
+    if (identity === undefined || this.#verifier.keyObject(input.public_key) === undefined) {
+      throw new InvalidKeyError('public_key is not a valid Ed25519 public key')
+    }
+    const encryption = decodeBase64(input.x25519_public_key, 32)
+    if (encryption === undefined || !isValidX25519Key(encryption)) {
+      throw new InvalidKeyError('x25519_public_key is not a valid X25519 public key')
+    }
+    if (input.x25519_key_signature !== undefined &&
+      !this.#verifier.verify(input.public_key, x25519KeySigningInput(input.user_id, input.x25519_public_key), input.x25519_key_signature)) {
+      throw new InvalidKeySignatureError()
+    }
+    const now = new Date().toISOString()
+    const user: User = {
+      user_id: input.user_id,
+      username: input.username,
+      public_key: input.public_key,
+      x25519_public_key: input.x25519_public_key,
+      x25519_key_signature: input.x25519_key_signature ?? null,
+      created_at: now,
+      updated_at: now
+    }
+    try {
+      await this.#db.insertInto('users').values(user).execute()
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new UserExistsError()
+      throw err
+    }
+    return toPublicUser(user)
+  }
+
+  async get (userId: string): Promise<User | undefined> {
+    return await this.#db.selectFrom('users').selectAll().where('user_id', '=', userId).executeTakeFirst()
+  }
+
+  /** Taken ignores case: "Alice" and "alice" cannot both exist. */
+  async isTaken (userId: string): Promise<boolean> {
+    if (RESERVED_USER_IDS.has(userId.toLowerCase())) return true
+    const row = await this.#db.selectFrom('users').select('user_id')
+      .where(sql<string>`lower(user_id)`, '=', userId.toLowerCase()).executeTakeFirst()
+    return row !== undefined
+  }
+
+  async count (): Promise<number> {
+    const row = await this.#db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+    return Number(row.n)
+  }
+}
+
+/** SQLite and PostgreSQL both report a unique-constraint violation through a code on the error. */
+export function isUniqueViolation (err: unknown): boolean {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return false
+  const code = (err as { code: unknown }).code
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505'
+}
