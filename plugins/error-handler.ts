@@ -30,9 +30,11 @@ export function toErrorResponse (err: FastifyError): ErrorResponse {
     const first = err.validation.find((e) => e.keyword !== 'boolean') ?? err.validation[0]
     const context = err.validationContext ?? 'request'
     const unknown = first?.params.additionalProperties
+    const where = `${context}${first?.instancePath ?? ''}`
     const message = Array.isArray(unknown)
-      ? `${context}${first?.instancePath ?? ''} has unknown property ${unknown.map((p) => JSON.stringify(p)).join(', ')}`
-      : `${context}${first?.instancePath ?? ''} ${first?.message ?? 'is invalid'}`
+      ? `${where} has unknown property ${unknown.map((p) => JSON.stringify(p)).join(', ')}`
+      // a regular expression helps nobody: the OpenAPI document describes each format
+      : first?.keyword === 'pattern' ? `${where} has an invalid format` : `${where} ${first?.message ?? 'is invalid'}`
     return { statusCode: 400, code: 'invalid_request', error, message }
   }
   // @fastify/error upper-cases codes; clients see them in lower case, as on the WebSocket.
