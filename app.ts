@@ -6,9 +6,12 @@ import cryptoPlugin from './plugins/crypto.js'
 import dbPlugin from './plugins/db.js'
 import docsPlugin from './plugins/docs.js'
 import errorHandlerPlugin from './plugins/error-handler.js'
+import hubPlugin from './plugins/hub.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import authRoutes from './routes/auth/index.js'
 import healthRoutes from './routes/health.js'
+import messageRoutes from './routes/messages.js'
+import wsRoutes from './routes/ws.js'
 import type { Config } from './schemas/config.js'
 import { logRedactPaths, logSerializers } from './services/redact.js'
 
@@ -27,10 +30,13 @@ const sealwire: FastifyPluginAsync<SealwireOptions> = async (fastify, opts) => {
   await fastify.register(cryptoPlugin)
   await fastify.register(authPlugin)
   await fastify.register(rateLimitPlugin)
+  await fastify.register(hubPlugin)
   await fastify.register(docsPlugin)
 
   await fastify.register(healthRoutes)
   await fastify.register(authRoutes)
+  await fastify.register(wsRoutes)
+  await fastify.register(messageRoutes)
 }
 
 export default sealwire

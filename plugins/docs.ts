@@ -4,6 +4,8 @@ import fp from 'fastify-plugin'
 
 export const API_TAGS = [
   { name: 'auth', description: 'registration, challenge login and user look-up' },
+  { name: 'realtime', description: 'the WebSocket' },
+  { name: 'messages', description: 'direct messages over HTTP, history and presence' },
   { name: 'health', description: 'liveness and readiness' }
 ]
 

@@ -14,3 +14,19 @@ export const NotFoundError = createError('not_found', 'route not found', 404)
 export const RateLimitedError = createError<'rate_limited', 429, [string]>('rate_limited', 'too many requests, retry in %s', 429)
 export const UnavailableError = createError<'unavailable', 503, [string]>('unavailable', '%s', 503)
 export const InternalError = createError('internal', 'internal server error', 500)
+
+export const TooManyConnectionsError = createError('too_many_connections', 'too many open connections for this user', 429)
+
+/** The WebSocket refusal codes of PROTOCOL.md, for the same refusals over HTTP. */
+export const FrameErrors = {
+  invalid_json: createError<'invalid_json', 400, [string]>('invalid_json', '%s', 400),
+  invalid_frame: createError<'invalid_frame', 400, [string]>('invalid_frame', '%s', 400),
+  bad_signature: createError<'bad_signature', 400, [string]>('bad_signature', '%s', 400),
+  forbidden: createError<'forbidden', 403, [string]>('forbidden', '%s', 403),
+  unknown_recipient: createError<'unknown_recipient', 404, [string]>('unknown_recipient', '%s', 404),
+  clock_skew: createError<'clock_skew', 400, [string]>('clock_skew', '%s', 400),
+  rate_limited: createError<'rate_limited', 429, [string]>('rate_limited', '%s', 429),
+  unknown_command: createError<'unknown_command', 400, [string]>('unknown_command', '%s', 400),
+  command_failed: createError<'command_failed', 500, [string]>('command_failed', '%s', 500),
+  internal: createError<'internal', 500, [string]>('internal', '%s', 500)
+} as const

@@ -8,6 +8,7 @@ import { decodeBase64 } from './encoding.js'
 import { InvalidKeyError, InvalidKeySignatureError, InvalidRequestError, UserExistsError } from './errors.js'
 import { x25519KeySigningInput } from './protocol/signing.js'
 
+const KNOWN_CACHE = 100_000
 const PROBE_SCALAR = new Uint8Array(32).fill(7)
 
 /** A 32-byte X25519 public key whose shared secret with a fixed scalar is not all zero (not low-order). */
@@ -35,6 +36,7 @@ export function toPublicUser (user: User): PublicUser {
 export class UserStore {
   readonly #db: Kysely<Database>
   readonly #verifier: Ed25519Verifier
+  readonly #known = new Set<string>()
 
   constructor (db: Kysely<Database>, verifier: Ed25519Verifier) {
     this.#db = db
@@ -72,6 +74,16 @@ export class UserStore {
       throw err
     }
     return toPublicUser(user)
+  }
+
+  /** Whether a user id is registered (exact case); positive answers are cached, as users are never removed. */
+  async exists (userId: string): Promise<boolean> {
+    if (this.#known.has(userId)) return true
+    const row = await this.#db.selectFrom('users').select('user_id').where('user_id', '=', userId).executeTakeFirst()
+    if (row === undefined) return false
+    if (this.#known.size >= KNOWN_CACHE) this.#known.clear()
+    this.#known.add(userId)
+    return true
   }
 
   async get (userId: string): Promise<User | undefined> {

@@ -1,0 +1,71 @@
+import fastifyWebsocket from '@fastify/websocket'
+import fp from 'fastify-plugin'
+import { CommandRegistry, type CommandDefinition } from '../services/commands.js'
+import { Hub, type HubUser } from '../services/hub.js'
+import { MessageStore } from '../services/message-store.js'
+import { TokenBuckets } from '../services/token-bucket.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    hub: Hub
+    messages: MessageStore
+    commands: CommandRegistry
+    /** adds a server command that signed `server` messages can run */
+    registerCommand: (name: string, definition: CommandDefinition) => void
+  }
+  interface FastifyRequest {
+    /** the authenticated user of a WebSocket upgrade */
+    hubUser: HubUser | null
+  }
+}
+
+const VERSION = '0.1.0'
+
+export default fp(async (fastify) => {
+  const { config } = fastify
+  const messages = new MessageStore(fastify.db)
+  const commands = new CommandRegistry(config.COMMAND_TIMEOUT_MS)
+  const hub = new Hub({
+    store: messages,
+    users: fastify.users,
+    verifier: fastify.ed25519,
+    buckets: new TokenBuckets(config.MESSAGE_RATE_LIMIT, config.MESSAGE_BURST_LIMIT),
+    // acks cost a write each, so they have a bucket too, ten times as generous
+    ackBuckets: new TokenBuckets(config.MESSAGE_RATE_LIMIT * 10, config.MESSAGE_BURST_LIMIT * 10),
+    commands,
+    log: fastify.log,
+    clockSkewMs: config.CLOCK_SKEW_MS,
+    allowPlaintextDirect: config.ALLOW_PLAINTEXT_DIRECT,
+    sendBufferLimit: config.SEND_BUFFER_LIMIT_BYTES,
+    maxStrikes: Math.max(20, config.MESSAGE_BURST_LIMIT * 2),
+    presenceMaxUsers: config.PRESENCE_MAX_USERS
+  })
+  const startedAt = Date.now()
+
+  commands.register('ping', { description: 'answers "pong"', handler: () => 'pong' })
+  commands.register('echo', { description: 'returns its params', handler: ({ params }) => (params ?? null) as never })
+  commands.register('server_info', {
+    description: 'name, version, protocol and uptime of this server',
+    handler: () => ({ name: 'sealwire', version: VERSION, protocol: 'sealwire/v1', uptime_s: Math.round((Date.now() - startedAt) / 1000), time: new Date().toISOString() })
+  })
+  commands.register('user_count', {
+    description: 'registered and online users',
+    handler: async () => ({ registered: await fastify.users.count(), online: hub.onlineUsers().length })
+  })
+  commands.register('list_commands', { description: 'the commands this server runs', handler: () => commands.list() })
+
+  fastify.decorate('hub', hub)
+  fastify.decorate('messages', messages)
+  fastify.decorate('commands', commands)
+  fastify.decorate('registerCommand', (name: string, definition: CommandDefinition) => commands.register(name, definition))
+  fastify.decorateRequest('hubUser', null)
+
+  await fastify.register(fastifyWebsocket, {
+    options: { maxPayload: config.MAX_MESSAGE_BYTES, perMessageDeflate: false },
+    preClose: async () => {
+      await hub.shutdown()
+      await new Promise<void>((resolve) => fastify.websocketServer.close(() => resolve()))
+    }
+  })
+  fastify.addHook('onReady', async () => hub.startHeartbeat(config.HEARTBEAT_MS))
+}, { name: 'sealwire-hub', dependencies: ['sealwire-config', 'sealwire-db', 'sealwire-crypto', 'sealwire-auth'] })

@@ -1,0 +1,75 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { RawData } from 'ws'
+import { ErrorResponse } from '../schemas/common.js'
+import { CLOSE } from '../services/hub.js'
+import { ForbiddenError, InvalidTokenError, TooManyConnectionsError } from '../services/errors.js'
+
+function text (data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8')
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
+  return Buffer.from(data).toString('utf8')
+}
+
+const routes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { config, hub } = fastify
+  const anyOrigin = config.allowedOrigins.length === 0 || config.allowedOrigins.includes('*')
+
+  fastify.get('/ws', {
+    websocket: true,
+    // @fastify/websocket hides WebSocket routes from the OpenAPI document; this one belongs in it
+    config: { swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url }) },
+    schema: {
+      tags: ['realtime'],
+      summary: 'Open the real-time connection',
+      description: 'Upgrades to a WebSocket carrying the frames of docs/PROTOCOL.md (protocol v1). The token comes from ' +
+        '`?token=` or `Authorization: Bearer`; it is checked before the upgrade.',
+      querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 4096, description: 'session token' })) }),
+      response: { 401: ErrorResponse, 403: ErrorResponse, 429: ErrorResponse }
+    },
+    preValidation: async (request) => {
+      const origin = request.headers.origin
+      // browsers always send Origin; other clients do not, and cannot be hijacked cross-site
+      if (!anyOrigin && origin !== undefined && !config.allowedOrigins.includes(origin)) {
+        throw new ForbiddenError('origin not allowed')
+      }
+      const header = request.headers.authorization
+      const token = request.query.token ?? (header?.startsWith('Bearer ') === true ? header.slice(7) : undefined)
+      if (token === undefined || token === '') throw new InvalidTokenError()
+      const claims = fastify.verifyToken(token)
+      const user = await fastify.users.get(claims.sub)
+      if (user === undefined) throw new InvalidTokenError()
+      if (hub.connectionCount(user.user_id) >= config.MAX_CONNECTIONS_PER_USER) throw new TooManyConnectionsError()
+      request.hubUser = { user_id: user.user_id, public_key: user.public_key }
+    }
+  }, (socket, request) => {
+    const user = request.hubUser
+    if (user === null || hub.closing) {
+      socket.close(CLOSE.goingAway, 'server shutting down')
+      return
+    }
+    const conn = hub.open(user, {
+      send: (data) => socket.send(data, { binary: false }),
+      close: (code, reason) => socket.close(code, reason),
+      terminate: () => socket.terminate(),
+      ping: () => socket.ping(),
+      get bufferedAmount () { return socket.bufferedAmount }
+    })
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) {
+        socket.close(CLOSE.unsupported, 'binary frames are not supported')
+        hub.close(conn)
+        return
+      }
+      hub.handleText(conn, text(data))
+    })
+    socket.on('pong', () => { conn.alive = true })
+    socket.on('close', () => hub.close(conn))
+    socket.on('error', (err) => {
+      request.log.debug({ err, user: user.user_id }, 'websocket error')
+      hub.close(conn)
+    })
+  })
+}
+
+export default routes

@@ -1,0 +1,35 @@
+import { Type, type Static } from 'typebox'
+import { UserId } from './common.js'
+import { MessageId, ReceiptStatus } from './frames.js'
+
+export const SubmitResponse = Type.Object({
+  id: MessageId,
+  status: ReceiptStatus
+}, { description: 'accepted: stored durably; duplicate: this id from this sender was stored before' })
+
+export const ActiveUsersResponse = Type.Object({
+  users: Type.Array(UserId, { description: 'users with at least one open connection' }),
+  count: Type.Integer()
+})
+
+export const HistoryQuery = Type.Object({
+  peer: UserId,
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  before: Type.Optional(Type.Integer({ minimum: 1, description: 'the `next_before` of the previous page' }))
+})
+export type HistoryQuery = Static<typeof HistoryQuery>
+
+export const HistoryMessage = Type.Object({
+  seq: Type.Integer({ description: 'the server\'s order of arrival' }),
+  header: Type.Object({}, { additionalProperties: true }),
+  body: Type.Object({}, { additionalProperties: true }),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('delivered')]),
+  received_at: Type.String(),
+  delivered_at: Type.Union([Type.String(), Type.Null()])
+})
+
+export const HistoryResponse = Type.Object({
+  messages: Type.Array(HistoryMessage, { description: 'newest first, exactly as signed by their senders' }),
+  next_before: Type.Union([Type.Integer(), Type.Null()], { description: 'pass as `before` for older messages; null at the end' })
+})
+export type HistoryResponse = Static<typeof HistoryResponse>

@@ -1,0 +1,182 @@
+import type { Kysely, Transaction } from 'kysely'
+import type { Database, MessageStatus, StoredMessage } from './database.js'
+
+export interface MessageToStore {
+  id: string
+  from_user: string
+  to_user: string
+  message_type: string
+  /** JSON text of {header, body} */
+  envelope: string
+  status: MessageStatus
+  created_at: string
+}
+
+export type StoreResult = { status: 'accepted', seq: number } | { status: 'duplicate' }
+
+export interface AckedMessage {
+  from_user: string
+  id: string
+}
+
+interface Deferred<T> {
+  resolve: (value: T) => void
+  reject: (err: unknown) => void
+}
+
+interface Batch {
+  inserts: Array<{ row: MessageToStore, done: Deferred<StoreResult> }>
+  acks: Array<{ toUser: string, id: string, done: Deferred<AckedMessage[]> }>
+  receiptsSent: Array<{ fromUser: string, id: string }>
+}
+
+const INSERT_CHUNK = 500
+
+function emptyBatch (): Batch {
+  return { inserts: [], acks: [], receiptsSent: [] }
+}
+
+/**
+ * Durable message storage with group commit: every write asked for during one event-loop turn goes into
+ * one transaction, so a commit's fsync is shared by all of them. A promise resolves only after its commit.
+ */
+export class MessageStore {
+  readonly #db: Kysely<Database>
+  #queued: Batch = emptyBatch()
+  #scheduled = false
+  #running: Promise<void> = Promise.resolve()
+  #commits = 0
+
+  constructor (db: Kysely<Database>) {
+    this.#db = db
+  }
+
+  /** Stores a message; `duplicate` when (from_user, id) is already stored. */
+  async store (row: MessageToStore): Promise<StoreResult> {
+    return await new Promise<StoreResult>((resolve, reject) => {
+      this.#queued.inserts.push({ row, done: { resolve, reject } })
+      this.#schedule()
+    })
+  }
+
+  /** Marks a pending message to `toUser` delivered; returns what changed (empty when nothing was pending). */
+  async ack (toUser: string, id: string): Promise<AckedMessage[]> {
+    return await new Promise<AckedMessage[]>((resolve, reject) => {
+      this.#queued.acks.push({ toUser, id, done: { resolve, reject } })
+      this.#schedule()
+    })
+  }
+
+  /** Notes that the sender has been told `delivered` (written with the next commit). */
+  receiptSent (fromUser: string, id: string): void {
+    this.#queued.receiptsSent.push({ fromUser, id })
+    this.#schedule()
+  }
+
+  /** Resolves when everything asked for so far is committed. */
+  async flush (): Promise<void> {
+    while (this.#scheduled || this.#queued.inserts.length + this.#queued.acks.length + this.#queued.receiptsSent.length > 0) {
+      await this.#running
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await this.#running
+  }
+
+  get commits (): number {
+    return this.#commits
+  }
+
+  #schedule (): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#running = this.#running.then(async () => {
+        this.#scheduled = false
+        const batch = this.#queued
+        this.#queued = emptyBatch()
+        await this.#commit(batch)
+      })
+    })
+  }
+
+  async #commit (batch: Batch): Promise<void> {
+    const results: StoreResult[] = []
+    const acked: AckedMessage[][] = []
+    try {
+      await this.#db.transaction().execute(async (trx) => {
+        results.push(...await this.#insert(trx, batch.inserts.map((i) => i.row)))
+        const now = new Date().toISOString()
+        for (const { toUser, id } of batch.acks) {
+          acked.push(await trx.updateTable('messages').set({ status: 'delivered', delivered_at: now })
+            .where('to_user', '=', toUser).where('id', '=', id).where('status', '=', 'pending')
+            .returning(['from_user', 'id']).execute())
+        }
+        for (const { fromUser, id } of batch.receiptsSent) {
+          await trx.updateTable('messages').set({ receipt_sent_at: now })
+            .where('from_user', '=', fromUser).where('id', '=', id).execute()
+        }
+      })
+      this.#commits++
+    } catch (err) {
+      for (const item of [...batch.inserts, ...batch.acks]) item.done.reject(err)
+      return
+    }
+    batch.inserts.forEach((item, i) => item.done.resolve(results[i] as StoreResult))
+    batch.acks.forEach((item, i) => item.done.resolve(acked[i] as AckedMessage[]))
+  }
+
+  async #insert (trx: Transaction<Database>, rows: MessageToStore[]): Promise<StoreResult[]> {
+    // The first of several copies in one batch is stored; the others are duplicates like any later resend.
+    const seen = new Map<string, number>()
+    const unique: MessageToStore[] = []
+    const firstIndex: number[] = []
+    for (const row of rows) {
+      const key = `${row.from_user}\n${row.id}`
+      const index = seen.get(key)
+      if (index === undefined) {
+        seen.set(key, unique.length)
+        firstIndex.push(unique.length)
+        unique.push(row)
+      } else {
+        firstIndex.push(-1)
+      }
+    }
+    const inserted = new Map<string, number>()
+    for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
+      const chunk = unique.slice(i, i + INSERT_CHUNK).map((r) => ({ ...r, delivered_at: null, receipt_sent_at: null }))
+      const out = await trx.insertInto('messages').values(chunk)
+        .onConflict((oc) => oc.columns(['from_user', 'id']).doNothing())
+        .returning(['from_user', 'id', 'seq']).execute()
+      for (const r of out) inserted.set(`${r.from_user}\n${r.id}`, Number(r.seq))
+    }
+    return rows.map((row, i) => {
+      const seq = firstIndex[i] === -1 ? undefined : inserted.get(`${row.from_user}\n${row.id}`)
+      return seq === undefined ? { status: 'duplicate' } : { status: 'accepted', seq }
+    })
+  }
+
+  /** Pending direct messages to a user after `afterSeq`, oldest first. */
+  async pendingFor (userId: string, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    return await this.#db.selectFrom('messages').selectAll()
+      .where('to_user', '=', userId).where('status', '=', 'pending').where('seq', '>', afterSeq)
+      .orderBy('seq').limit(limit).execute()
+  }
+
+  /** Messages from a user that were delivered while it was away: their `delivered` receipts are owed. */
+  async receiptsOwed (userId: string, limit: number): Promise<AckedMessage[]> {
+    return await this.#db.selectFrom('messages').select(['from_user', 'id'])
+      .where('from_user', '=', userId).where('status', '=', 'delivered').where('receipt_sent_at', 'is', null)
+      .orderBy('seq').limit(limit).execute()
+  }
+
+  /** The messages between two users, newest first, before a `seq` cursor. */
+  async history (userId: string, peer: string, before: number | undefined, limit: number): Promise<StoredMessage[]> {
+    let query = this.#db.selectFrom('messages').selectAll()
+      .where((eb) => eb.or([
+        eb.and([eb('from_user', '=', userId), eb('to_user', '=', peer)]),
+        eb.and([eb('from_user', '=', peer), eb('to_user', '=', userId)])
+      ]))
+    if (before !== undefined) query = query.where('seq', '<', before)
+    return await query.orderBy('seq', 'desc').limit(limit).execute()
+  }
+}

@@ -1,0 +1,160 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import WebSocket from 'ws'
+import { canonicalJson } from '../services/protocol/canonical-json.js'
+import type { ConfigOverrides } from '../services/config.js'
+import { build, registerAndLogin, type Identity } from './helper.js'
+
+export interface Frame {
+  header: Record<string, unknown> & { message_type?: string, in_reply_to?: string, id?: string, from?: string }
+  body: Record<string, unknown>
+  meta?: Record<string, unknown>
+}
+
+/** The base URL of an app listening on a loopback port. */
+export async function listen (app: FastifyInstance): Promise<string> {
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  return address.replace(/^http/, 'ws')
+}
+
+/** A real WebSocket client that keeps every frame it receives until a test takes it. */
+export class TestClient {
+  readonly frames: Frame[] = []
+  readonly closed: Promise<{ code: number, reason: string }>
+  #waiters: Array<{ match: (f: Frame) => boolean, resolve: (f: Frame) => void }> = []
+
+  private constructor (readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as Frame
+      const i = this.#waiters.findIndex((w) => w.match(frame))
+      if (i >= 0) {
+        const [waiter] = this.#waiters.splice(i, 1)
+        waiter?.resolve(frame)
+      } else {
+        this.frames.push(frame)
+      }
+    })
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  }
+
+  static async connect (url: string, token?: string, headers: Record<string, string> = {}): Promise<TestClient> {
+    const ws = new WebSocket(token === undefined ? `${url}/ws` : `${url}/ws?token=${token}`, { headers })
+    const client = new TestClient(ws)
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve())
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)))
+      ws.once('error', reject)
+    })
+    return client
+  }
+
+  /** Takes the first frame (already here or still to come) that matches. */
+  async next (match: (f: Frame) => boolean = () => true, timeoutMs = 3000): Promise<Frame> {
+    const i = this.frames.findIndex(match)
+    if (i >= 0) return this.frames.splice(i, 1)[0] as Frame
+    return await new Promise<Frame>((resolve, reject) => {
+      const waiter = { match, resolve: (f: Frame) => { clearTimeout(timer); resolve(f) } }
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
+        reject(new Error(`no matching frame within ${timeoutMs} ms; have ${JSON.stringify(this.frames.map((f) => f.header.message_type))}`))
+      }, timeoutMs)
+      this.#waiters.push(waiter)
+    })
+  }
+
+  async reply (id: string, type?: string): Promise<Frame> {
+    return await this.next((f) => f.header.in_reply_to === id && (type === undefined || f.header.message_type === type))
+  }
+
+  async receipt (id: string, status: string): Promise<Frame> {
+    return await this.next((f) => f.header.in_reply_to === id && f.header.message_type === 'receipt' && f.body.status === status)
+  }
+
+  async error (id?: string): Promise<Frame> {
+    return await this.next((f) => f.header.message_type === 'error' && (id === undefined || f.header.in_reply_to === id))
+  }
+
+  async envelope (id: string): Promise<Frame> {
+    return await this.next((f) => f.header.id === id && f.header.from !== 'server')
+  }
+
+  /** Resolves true when no matching frame arrives within `ms`. */
+  async none (match: (f: Frame) => boolean, ms = 300): Promise<boolean> {
+    try {
+      await this.next(match, ms)
+      return false
+    } catch {
+      return true
+    }
+  }
+
+  send (frame: object | string): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
+  }
+
+  ack (id: string): void {
+    this.send({ header: { message_type: 'ack', in_reply_to: id } })
+  }
+
+  async close (): Promise<void> {
+    if (this.ws.readyState !== WebSocket.CLOSED) this.ws.close()
+    await this.closed
+  }
+}
+
+export interface EnvelopeOptions {
+  id?: string
+  timestamp?: string
+  content?: string
+  header?: Record<string, unknown>
+  body?: Record<string, unknown>
+  /** sign as this identity (to test forgeries) */
+  signer?: Identity
+}
+
+export function sign (signer: Identity, header: Record<string, unknown>, body: Record<string, unknown>): Frame {
+  const signature = signer.sign(`sealwire/v1/message:${canonicalJson({ header, body })}`)
+  return { header: { ...header, signature }, body }
+}
+
+/** A signed direct message with encryption-sized random fields (the server cannot tell them from real ones). */
+export function direct (from: Identity, to: string, o: EnvelopeOptions = {}): Frame {
+  const header = {
+    id: o.id ?? randomUUID(),
+    from: from.user_id,
+    to,
+    message_type: 'direct',
+    timestamp: o.timestamp ?? new Date().toISOString(),
+    encrypted_key: randomBytes(80).toString('base64'),
+    encryption_nonce: randomBytes(12).toString('base64'),
+    ...o.header
+  }
+  return sign(o.signer ?? from, header, { content: o.content ?? randomBytes(48).toString('base64'), ...o.body })
+}
+
+export function broadcast (from: Identity, text: string, o: EnvelopeOptions = {}): Frame {
+  const header = { id: o.id ?? randomUUID(), from: from.user_id, to: '*', message_type: 'broadcast', timestamp: o.timestamp ?? new Date().toISOString(), ...o.header }
+  return sign(o.signer ?? from, header, { content: text, ...o.body })
+}
+
+export function command (from: Identity, name: string, params?: unknown, o: EnvelopeOptions = {}): Frame {
+  const header = { id: o.id ?? randomUUID(), from: from.user_id, to: 'server', message_type: 'server', timestamp: new Date().toISOString(), ...o.header }
+  return sign(from, header, { content: JSON.stringify({ command: name, params }) })
+}
+
+export const idOf = (frame: Frame): string => frame.header.id as string
+
+/** An app on a loopback port with alice and bob logged in and a generous message rate. */
+export async function hubFixture (t: Test, config: ConfigOverrides = {}) {
+  const app = await build(t, { config: { MESSAGE_RATE_LIMIT: 1000, MESSAGE_BURST_LIMIT: 1000, ...config } })
+  const url = await listen(app)
+  const alice = await registerAndLogin(app, 'alice')
+  const bob = await registerAndLogin(app, 'bob')
+  const connect = async (who: { token: string }): Promise<TestClient> => {
+    const client = await TestClient.connect(url, who.token)
+    t.teardown(() => client.close())
+    return client
+  }
+  return { app, url, alice, bob, connect }
+}
