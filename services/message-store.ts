@@ -1,16 +1,8 @@
 import type { Kysely, Transaction } from 'kysely'
-import type { Database, MessageStatus, StoredMessage } from './database.js'
+import type { Database, MessagesTable, StoredMessage } from './database.js'
 
-export interface MessageToStore {
-  id: string
-  from_user: string
-  to_user: string
-  message_type: string
-  /** JSON text of {header, body} */
-  envelope: string
-  status: MessageStatus
-  created_at: string
-}
+/** A message as the hub hands it over: every column but those the store fills in. */
+export type MessageToStore = Omit<MessagesTable, 'seq' | 'delivered_at' | 'receipt_sent_at'>
 
 export type StoreResult = { status: 'accepted', seq: number } | { status: 'duplicate' }
 
