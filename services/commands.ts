@@ -60,7 +60,7 @@ export class CommandRegistry {
       return { ok: false, command: '', code: 'invalid_frame', message: 'body.content must be JSON text {"command", "params"}' }
     }
     if (!requestValidator.Check(request)) {
-      return { ok: false, command: '', code: 'invalid_frame', message: 'body.content must be {"command": name, "params": any}' }
+      return { ok: false, command: '', code: 'invalid_frame', message: 'body.content must be {"command": name, "params": value}' }
     }
     const { command } = request
     const definition = this.#commands.get(command)
