@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, Migrator, SqliteDialect, type Generated, type Insertable, type Selectable } from 'kysely'
+import { Kysely, Migrator, SqliteDialect, type Generated, type Insertable, type Selectable, type SqliteDatabase } from 'kysely'
 import { migrations } from '../migrations/index.js'
 
 export interface UsersTable {
@@ -80,9 +80,34 @@ export function openSqlite ({ path, synchronous = 'FULL' }: DatabaseOptions): SQ
   return sqlite
 }
 
+const STATEMENT_CACHE = 256
+
+/**
+ * Kysely prepares every query anew, which costs as much as running a small one. Statements are reusable in
+ * better-sqlite3, and Kysely runs one query at a time on the connection, so a small cache is safe.
+ */
+function withStatementCache (sqlite: SQLite.Database): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>()
+  return {
+    close: () => sqlite.close(),
+    prepare (sql: string) {
+      let stmt = cache.get(sql)
+      if (stmt !== undefined) {
+        // refresh its place, so the cache keeps the statements in use
+        cache.delete(sql)
+      } else {
+        stmt = sqlite.prepare(sql)
+        if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value as string)
+      }
+      cache.set(sql, stmt)
+      return stmt
+    }
+  }
+}
+
 export function createDatabase (options: DatabaseOptions): Kysely<Database> {
   const sqlite = openSqlite(options)
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
 }
 
 /** Brings the schema up to date; safe to run at every start. Throws on the first failed migration. */

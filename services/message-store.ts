@@ -23,6 +23,8 @@ interface Batch {
 }
 
 const INSERT_CHUNK = 500
+/** (a, b) IN ((?, ?), …): two parameters each, far below SQLite's limit */
+const TUPLE_CHUNK = 1000
 
 function emptyBatch (): Batch {
   return { inserts: [], acks: [], receiptsSent: [] }
@@ -98,14 +100,12 @@ export class MessageStore {
       await this.#db.transaction().execute(async (trx) => {
         results.push(...await this.#insert(trx, batch.inserts.map((i) => i.row)))
         const now = new Date().toISOString()
-        for (const { toUser, id } of batch.acks) {
-          acked.push(await trx.updateTable('messages').set({ status: 'delivered', delivered_at: now })
-            .where('to_user', '=', toUser).where('id', '=', id).where('status', '=', 'pending')
-            .returning(['from_user', 'id']).execute())
-        }
-        for (const { fromUser, id } of batch.receiptsSent) {
+        acked.push(...await this.#markDelivered(trx, batch.acks, now))
+        for (let i = 0; i < batch.receiptsSent.length; i += TUPLE_CHUNK) {
+          const chunk = batch.receiptsSent.slice(i, i + TUPLE_CHUNK)
           await trx.updateTable('messages').set({ receipt_sent_at: now })
-            .where('from_user', '=', fromUser).where('id', '=', id).execute()
+            .where((eb) => eb(eb.refTuple('from_user', 'id'), 'in', chunk.map((r) => eb.tuple(r.fromUser, r.id))))
+            .execute()
         }
       })
       this.#commits++
@@ -115,6 +115,29 @@ export class MessageStore {
     }
     batch.inserts.forEach((item, i) => item.done.resolve(results[i] as StoreResult))
     batch.acks.forEach((item, i) => item.done.resolve(acked[i] as AckedMessage[]))
+  }
+
+  /** One UPDATE per chunk of acks; each ack gets back the rows it changed. */
+  async #markDelivered (trx: Transaction<Database>, acks: Batch['acks'], now: string): Promise<AckedMessage[][]> {
+    const changed = new Map<string, AckedMessage[]>()
+    for (let i = 0; i < acks.length; i += TUPLE_CHUNK) {
+      const chunk = acks.slice(i, i + TUPLE_CHUNK)
+      const rows = await trx.updateTable('messages').set({ status: 'delivered', delivered_at: now })
+        .where('status', '=', 'pending')
+        .where((eb) => eb(eb.refTuple('to_user', 'id'), 'in', chunk.map((a) => eb.tuple(a.toUser, a.id))))
+        .returning(['from_user', 'to_user', 'id']).execute()
+      for (const row of rows) {
+        const key = `${row.to_user}\n${row.id}`
+        changed.set(key, [...changed.get(key) ?? [], { from_user: row.from_user, id: row.id }])
+      }
+    }
+    // the first ack of a message in the batch gets what changed; a second one finds it delivered already
+    return acks.map((a) => {
+      const key = `${a.toUser}\n${a.id}`
+      const rows = changed.get(key) ?? []
+      changed.delete(key)
+      return rows
+    })
   }
 
   async #insert (trx: Transaction<Database>, rows: MessageToStore[]): Promise<StoreResult[]> {

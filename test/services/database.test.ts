@@ -6,7 +6,7 @@ import { tempDir } from '../helper.js'
 t.test('migrations run once and are idempotent on the same file', async (t) => {
   const path = join(tempDir(t), 'nested', 'folder', 'db.sqlite')
   const first = createDatabase({ path })
-  t.same(await migrateToLatest(first), ['2026-11-25-001-initial'], 'the folder is created and the schema applied')
+  t.same(await migrateToLatest(first), ['2026-11-25-001-initial', '2026-11-25-002-ack-index'], 'the folder is created and the schema applied')
   await first.destroy()
   const second = createDatabase({ path })
   t.same(await migrateToLatest(second), [], 'nothing to do the second time')
