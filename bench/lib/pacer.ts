@@ -1,7 +1,7 @@
-const TICK_MS = 10
+const TICK_MS = 2
 
 /**
- * Open-loop sending: every 10 ms, calls send() as many times as needed to stay at `rate` per second since
+ * Open-loop sending: every 2 ms (a real population of clients does not send in lock-step bursts), calls send() as many times as needed to stay at `rate` per second since
  * start, whatever the answers. Counting from the start (not per tick) absorbs timer drift.
  */
 export class Pacer {
@@ -37,7 +37,7 @@ export class Pacer {
     this.#timer = undefined
   }
 
-  /** the largest number of sends one tick had to catch up on; far above rate/100 means the generator lagged */
+  /** the largest number of sends one tick had to catch up on; far above rate/500 means the generator lagged */
   get maxBehind (): number {
     return this.#maxBehind
   }
