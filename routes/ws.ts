@@ -54,7 +54,7 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       terminate: () => socket.terminate(),
       ping: () => socket.ping(),
       get bufferedAmount () { return socket.bufferedAmount }
-    })
+    }, { remoteAddress: request.ip, userAgent: request.headers['user-agent']?.slice(0, 256) })
     socket.on('message', (data, isBinary) => {
       if (isBinary) {
         socket.close(CLOSE.unsupported, 'binary frames are not supported')

@@ -38,6 +38,18 @@ export type SubmitResult = { ok: true, status: ReceiptStatus } | { ok: false, re
 /** A result with the stored message's place in the order of arrival, when it was stored. */
 type Routed = { ok: true, status: ReceiptStatus, seq?: number } | { ok: false, refusal: Refusal }
 
+/** What the hub tells listeners (analytics, metrics). Listeners run synchronously: keep them cheap. */
+export type HubEvent =
+  | { kind: 'session-open', connectionId: string, userId: string, remoteAddress: string | null, userAgent: string | null, at: number }
+  | { kind: 'session-close', connectionId: string, userId: string, at: number }
+  | { kind: 'message', messageType: 'direct' | 'broadcast' | 'server', userId: string, outcome: 'accepted' | 'duplicate' | 'refused', code?: FrameErrorCode, at: number }
+  | { kind: 'delivered', userId: string, latencyMs: number, at: number }
+
+export interface ConnectionInfo {
+  remoteAddress?: string
+  userAgent?: string
+}
+
 export interface HubOptions {
   store: MessageStore
   users: UserStore
@@ -122,12 +134,28 @@ export class Hub {
   readonly #o: HubOptions
   readonly #now: () => number
   readonly #connections = new Map<string, Set<Connection>>()
+  readonly #listeners: Array<(event: HubEvent) => void> = []
   #closing = false
   #heartbeat: NodeJS.Timeout | undefined
 
   constructor (options: HubOptions) {
     this.#o = options
     this.#now = options.now ?? Date.now
+  }
+
+  /** Adds a listener for hub events; a listener that throws is logged and does not disturb delivery. */
+  onEvent (listener: (event: HubEvent) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  #emit (event: HubEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event)
+      } catch (err) {
+        this.#o.log.error({ err, event: event.kind }, 'a hub event listener failed')
+      }
+    }
   }
 
   // ---- connections -------------------------------------------------------------------------------
@@ -151,8 +179,9 @@ export class Hub {
     return this.#closing
   }
 
-  open (user: HubUser, socket: HubSocket): Connection {
+  open (user: HubUser, socket: HubSocket, info: ConnectionInfo = {}): Connection {
     const conn = new Connection(user, socket)
+    this.#emit({ kind: 'session-open', connectionId: conn.id, userId: user.user_id, remoteAddress: info.remoteAddress ?? null, userAgent: info.userAgent ?? null, at: this.#now() })
     let set = this.#connections.get(user.user_id)
     const first = set === undefined
     if (set === undefined) {
@@ -173,6 +202,7 @@ export class Hub {
     conn.closed = true
     const set = this.#connections.get(conn.user.user_id)
     if (set === undefined || !set.delete(conn)) return
+    this.#emit({ kind: 'session-close', connectionId: conn.id, userId: conn.user.user_id, at: this.#now() })
     if (set.size === 0) {
       this.#connections.delete(conn.user.user_id)
       this.#presence(conn.user.user_id, 'offline')
@@ -235,6 +265,7 @@ export class Hub {
     }
     const checked = this.check(conn.user, frame)
     if ('code' in checked) {
+      this.#emitRefused(conn.user.user_id, frame, checked.code)
       this.#refuse(conn, inReplyTo, checked)
       return
     }
@@ -255,8 +286,12 @@ export class Hub {
   async submit (user: HubUser, frame: unknown): Promise<SubmitResult> {
     if (this.#closing) return { ok: false, refusal: { code: 'internal', message: 'server shutting down' } }
     const checked = this.check(user, frame)
-    if ('code' in checked) return { ok: false, refusal: checked }
+    if ('code' in checked) {
+      this.#emitRefused(user.user_id, frame, checked.code)
+      return { ok: false, refusal: checked }
+    }
     const result = await (await this.#route(user, checked)).committed
+    this.#emitOutcome(user.user_id, checked, result)
     if (result.ok && result.seq !== undefined) this.#afterStore(checked, result.seq)
     return result.ok ? { ok: true, status: result.status } : result
   }
@@ -334,7 +369,20 @@ export class Hub {
     }
   }
 
+  #emitOutcome (userId: string, envelope: Envelope, result: Routed): void {
+    this.#emit(result.ok
+      ? { kind: 'message', messageType: envelope.header.message_type, userId, outcome: result.status === 'duplicate' ? 'duplicate' : 'accepted', at: this.#now() }
+      : { kind: 'message', messageType: envelope.header.message_type, userId, outcome: 'refused', code: result.refusal.code, at: this.#now() })
+  }
+
+  #emitRefused (userId: string, frame: unknown, code: FrameErrorCode): void {
+    const type = headerOf(frame)?.message_type
+    const messageType = type === 'broadcast' || type === 'server' ? type : 'direct'
+    this.#emit({ kind: 'message', messageType, userId, outcome: 'refused', code, at: this.#now() })
+  }
+
   #answer (conn: Connection, envelope: Envelope, result: Routed): void {
+    this.#emitOutcome(conn.user.user_id, envelope, result)
     if (!result.ok) {
       this.#refuse(conn, envelope.header.id, result.refusal)
       return
@@ -402,7 +450,11 @@ export class Hub {
       return
     }
     this.#o.store.ack(conn.user.user_id, id).then((acked) => {
-      for (const { from_user: from, id: messageId } of acked) this.#tellDelivered(from, messageId)
+      const now = this.#now()
+      for (const { from_user: from, id: messageId, created_at: createdAt } of acked) {
+        this.#emit({ kind: 'delivered', userId: from, latencyMs: now - Date.parse(createdAt), at: now })
+        this.#tellDelivered(from, messageId)
+      }
     }, (err: unknown) => {
       this.#o.log.error({ err }, 'recording an ack failed')
     })

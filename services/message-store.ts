@@ -11,6 +11,11 @@ export interface AckedMessage {
   id: string
 }
 
+export interface DeliveredMessage extends AckedMessage {
+  /** when the message was stored */
+  created_at: string
+}
+
 interface Deferred<T> {
   resolve: (value: T) => void
   reject: (err: unknown) => void
@@ -18,7 +23,7 @@ interface Deferred<T> {
 
 interface Batch {
   inserts: Array<{ row: MessageToStore, done: Deferred<StoreResult> }>
-  acks: Array<{ toUser: string, id: string, done: Deferred<AckedMessage[]> }>
+  acks: Array<{ toUser: string, id: string, done: Deferred<DeliveredMessage[]> }>
   receiptsSent: Array<{ fromUser: string, id: string }>
 }
 
@@ -54,8 +59,8 @@ export class MessageStore {
   }
 
   /** Marks a pending message to `toUser` delivered; returns what changed (empty when nothing was pending). */
-  async ack (toUser: string, id: string): Promise<AckedMessage[]> {
-    return await new Promise<AckedMessage[]>((resolve, reject) => {
+  async ack (toUser: string, id: string): Promise<DeliveredMessage[]> {
+    return await new Promise<DeliveredMessage[]>((resolve, reject) => {
       this.#queued.acks.push({ toUser, id, done: { resolve, reject } })
       this.#schedule()
     })
@@ -95,7 +100,7 @@ export class MessageStore {
 
   async #commit (batch: Batch): Promise<void> {
     const results: StoreResult[] = []
-    const acked: AckedMessage[][] = []
+    const acked: DeliveredMessage[][] = []
     try {
       await this.#db.transaction().execute(async (trx) => {
         results.push(...await this.#insert(trx, batch.inserts.map((i) => i.row)))
@@ -114,21 +119,21 @@ export class MessageStore {
       return
     }
     batch.inserts.forEach((item, i) => item.done.resolve(results[i] as StoreResult))
-    batch.acks.forEach((item, i) => item.done.resolve(acked[i] as AckedMessage[]))
+    batch.acks.forEach((item, i) => item.done.resolve(acked[i] as DeliveredMessage[]))
   }
 
   /** One UPDATE per chunk of acks; each ack gets back the rows it changed. */
-  async #markDelivered (trx: Transaction<Database>, acks: Batch['acks'], now: string): Promise<AckedMessage[][]> {
-    const changed = new Map<string, AckedMessage[]>()
+  async #markDelivered (trx: Transaction<Database>, acks: Batch['acks'], now: string): Promise<DeliveredMessage[][]> {
+    const changed = new Map<string, DeliveredMessage[]>()
     for (let i = 0; i < acks.length; i += TUPLE_CHUNK) {
       const chunk = acks.slice(i, i + TUPLE_CHUNK)
       const rows = await trx.updateTable('messages').set({ status: 'delivered', delivered_at: now })
         .where('status', '=', 'pending')
         .where((eb) => eb(eb.refTuple('to_user', 'id'), 'in', chunk.map((a) => eb.tuple(a.toUser, a.id))))
-        .returning(['from_user', 'to_user', 'id']).execute()
+        .returning(['from_user', 'to_user', 'id', 'created_at']).execute()
       for (const row of rows) {
         const key = `${row.to_user}\n${row.id}`
-        changed.set(key, [...changed.get(key) ?? [], { from_user: row.from_user, id: row.id }])
+        changed.set(key, [...changed.get(key) ?? [], { from_user: row.from_user, id: row.id, created_at: row.created_at }])
       }
     }
     // the first ack of a message in the batch gets what changed; a second one finds it delivered already

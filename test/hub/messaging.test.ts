@@ -237,3 +237,35 @@ t.test('plaintext direct messages when ALLOW_PLAINTEXT_DIRECT=true', async (t) =
   await a.receipt(idOf(msg), 'accepted')
   t.equal((await b.envelope(idOf(msg))).body.content, 'hi bob')
 })
+
+t.test('the hub tells listeners about sessions, outcomes and deliveries', async (t) => {
+  const { app, alice, bob, connect } = await setup(t)
+  const events: Array<{ kind: string } & Record<string, unknown>> = []
+  app.hub.onEvent((e) => events.push(e))
+  app.hub.onEvent(() => { throw new Error('a broken listener') })
+  const a = await connect(alice)
+  const b = await connect(bob)
+  const msg = direct(alice.id, 'bob')
+  a.send(msg)
+  await b.envelope(idOf(msg))
+  a.send(msg)
+  await a.receipt(idOf(msg), 'duplicate')
+  const bad = direct(alice.id, 'nobody')
+  a.send(bad)
+  await a.error(idOf(bad))
+  b.ack(idOf(msg))
+  await a.receipt(idOf(msg), 'delivered')
+  await b.close()
+  t.match(events.filter((e) => e.kind === 'session-open'), [{ userId: 'alice', remoteAddress: '127.0.0.1' }, { userId: 'bob' }])
+  t.match(events.filter((e) => e.kind === 'message'), [
+    { messageType: 'direct', userId: 'alice', outcome: 'accepted' },
+    { messageType: 'direct', outcome: 'duplicate' },
+    { messageType: 'direct', outcome: 'refused', code: 'unknown_recipient' }
+  ])
+  const delivered = events.find((e) => e.kind === 'delivered')
+  t.match(delivered, { userId: 'alice' })
+  t.ok((delivered?.latencyMs as number) >= 0)
+  const deadline = Date.now() + 2000
+  while (!events.some((e) => e.kind === 'session-close') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.match(events.filter((e) => e.kind === 'session-close'), [{ userId: 'bob' }])
+})
