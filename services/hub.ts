@@ -9,8 +9,8 @@ import type { CommandRegistry } from './commands.js'
 import type { StoredMessage } from './database.js'
 import type { Ed25519Verifier } from './ed25519.js'
 import type { MessageStore } from './message-store.js'
-import { CanonicalJsonError, canonicalJson } from './protocol/canonical-json.js'
-import { LABELS } from './protocol/signing.js'
+import { CanonicalJsonError } from './protocol/canonical-json.js'
+import { messageSigningInput } from './protocol/signing.js'
 import type { TokenBuckets } from './token-bucket.js'
 import type { UserStore } from './users.js'
 
@@ -322,15 +322,14 @@ export class Hub {
     const wait = this.#o.buckets.take(user.user_id)
     if (wait > 0) return { code: 'rate_limited', message: 'message rate limit reached', retryAfterMs: wait }
 
-    const { signature, ...unsigned } = header
     let input: string
     try {
-      input = LABELS.message + canonicalJson({ header: unsigned, body })
+      input = messageSigningInput(header, body)
     } catch (err) {
       if (err instanceof CanonicalJsonError) return { code: 'invalid_frame', message: `envelope cannot be canonicalised: ${err.message}` }
       throw err
     }
-    if (!this.#o.verifier.verify(user.public_key, input, signature)) {
+    if (!this.#o.verifier.verify(user.public_key, input, header.signature)) {
       return { code: 'bad_signature', message: 'signature does not verify' }
     }
     if (Math.abs(this.#now() - Date.parse(header.timestamp)) > this.#o.clockSkewMs) {

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import WebSocket from 'ws'
-import { canonicalJson } from '../services/protocol/canonical-json.js'
+import { messageSigningInput } from '../services/protocol/signing.js'
 import type { ConfigOverrides } from '../services/config.js'
 import { build, registerAndLogin, type Identity } from './helper.js'
 
@@ -114,7 +114,7 @@ export interface EnvelopeOptions {
 }
 
 export function sign (signer: Identity, header: Record<string, unknown>, body: Record<string, unknown>): Frame {
-  const signature = signer.sign(`sealwire/v1/message:${canonicalJson({ header, body })}`)
+  const signature = signer.sign(messageSigningInput(header, body))
   return { header: { ...header, signature }, body }
 }
 

@@ -1,3 +1,5 @@
+import { canonicalJson } from './canonical-json.js'
+
 // Signing inputs of PROTOCOL.md. Each starts with a label so that a signature made for one purpose is
 // never valid for another.
 export const LABELS = {
@@ -14,4 +16,18 @@ export function x25519KeySigningInput (userId: string, x25519PublicKey: string):
 
 export function loginSigningInput (userId: string, challenge: string): string {
   return `${LABELS.login}${userId}:${challenge}`
+}
+
+/**
+ * The signing input of an envelope: the label, then the RFC 8785 text of {header without signature, body}.
+ * `meta` is never signed. Throws CanonicalJsonError for values JCS cannot represent (lone surrogates).
+ */
+export function messageSigningInput (header: Record<string, unknown>, body: Record<string, unknown>): string {
+  const { signature: _signature, ...unsigned } = header
+  return LABELS.message + canonicalJson({ header: unsigned, body })
+}
+
+/** The AEAD associated data of a direct message's content and content key. */
+export function directAad (from: string, to: string, id: string): string {
+  return `${LABELS.direct}${from}:${to}:${id}`
 }
