@@ -1,6 +1,8 @@
 import { createPublicKey, verify as opensslVerify, type KeyObject } from 'node:crypto'
-import { ed25519 } from '@noble/curves/ed25519.js'
 import { decodeBase64 } from './encoding.js'
+import { isValidIdentityKey } from './protocol/signature.js'
+
+export { isValidIdentityKey }
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 // The group order L = 2^252 + 27742317777372353535851937790883648493, little-endian.
@@ -14,21 +16,6 @@ export function isCanonicalScalar (signature: Uint8Array): boolean {
     if (s !== l) return s < l
   }
   return false
-}
-
-/**
- * An identity key is accepted when it is a canonical encoding of a curve point of prime order: not
- * small-order (RFC 8032 strict) and without a torsion component. Every key made from a seed passes; a
- * crafted mixed-order key would let cofactored and cofactorless verifiers disagree, so it is refused.
- */
-export function isValidIdentityKey (raw: Uint8Array): boolean {
-  if (raw.length !== 32) return false
-  try {
-    const point = ed25519.Point.fromBytes(raw, false)
-    return !point.isSmallOrder() && point.isTorsionFree()
-  } catch {
-    return false
-  }
 }
 
 /**

@@ -1,10 +1,12 @@
 import t from 'tap'
 import { base64Pattern } from '../../schemas/common.js'
-import { decodeBase64 } from '../../services/encoding.js'
+import { decodeBase64, encodeBase64 } from '../../services/encoding.js'
 
 t.test('strict base64 decoding', async (t) => {
   const key = Buffer.alloc(32, 0xab).toString('base64')
-  t.same(decodeBase64(key, 32), Buffer.alloc(32, 0xab))
+  const decoded = decodeBase64(key, 32)
+  t.ok(decoded instanceof Uint8Array, 'a Uint8Array (Buffer-free, shared with the client)')
+  t.same(Buffer.from(decoded ?? []), Buffer.alloc(32, 0xab))
   t.equal(decodeBase64(key, 31), undefined, 'wrong decoded length')
   t.equal(decodeBase64(key.slice(0, -1), 32), undefined, 'missing padding')
   const slashy = Buffer.alloc(32, 0xff).toString('base64')
@@ -15,7 +17,7 @@ t.test('strict base64 decoding', async (t) => {
   t.equal(decodeBase64('-_-_', undefined), undefined, 'url-safe alphabet')
   t.equal(decodeBase64('AAAA AAAA'), undefined, 'whitespace')
   t.equal(decodeBase64('AA=A'), undefined, 'padding inside')
-  t.same(decodeBase64(''), Buffer.alloc(0))
+  t.equal(decodeBase64('')?.length, 0)
 })
 
 t.test('base64Pattern admits exactly the canonical text of n bytes', async (t) => {
@@ -35,4 +37,10 @@ t.test('base64Pattern admits exactly the canonical text of n bytes', async (t) =
       t.equal(decodeBase64(bad, n), undefined)
     }
   }
+})
+
+t.test('encodeBase64 is the standard encoding', async (t) => {
+  const bytes = Buffer.from([0, 1, 2, 250, 251, 252, 253, 254, 255])
+  t.equal(encodeBase64(bytes), bytes.toString('base64'))
+  t.equal(encodeBase64(bytes.subarray(1, 3)), bytes.subarray(1, 3).toString('base64'), 'a view encodes its own bytes')
 })
