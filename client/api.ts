@@ -1,0 +1,75 @@
+import type { ChallengeResponse, PublicUser, TokenResponse } from '../schemas/auth.js'
+import type { JsonValue } from '../services/commands.js'
+import { SealwireError } from './errors.js'
+
+export type Fetch = (input: string, init?: RequestInit) => Promise<Response>
+
+export interface HistoryPage {
+  messages: Array<{ seq: number, header: Record<string, unknown>, body: Record<string, unknown>, status: 'pending' | 'delivered', received_at: string, delivered_at: string | null }>
+  next_before: number | null
+}
+
+/** The HTTP half of the protocol. Every non-2xx answer becomes a SealwireError with the server's code. */
+export class HttpApi {
+  readonly #base: string
+  readonly #fetch: Fetch
+
+  constructor (serverUrl: string, fetchImpl: Fetch) {
+    this.#base = serverUrl.replace(/\/+$/, '')
+    this.#fetch = fetchImpl
+  }
+
+  async register (body: Record<string, string>): Promise<PublicUser> {
+    return await this.#call<PublicUser>('POST', '/auth/register', { body })
+  }
+
+  async challenge (userId: string): Promise<ChallengeResponse> {
+    return await this.#call<ChallengeResponse>('POST', '/auth/login', { body: { user_id: userId } })
+  }
+
+  async verify (userId: string, challenge: string, signature: string): Promise<TokenResponse> {
+    return await this.#call<TokenResponse>('POST', '/auth/login?verify=true', { body: { user_id: userId, challenge, signature } })
+  }
+
+  async user (userId: string, token: string): Promise<PublicUser> {
+    return await this.#call<PublicUser>('GET', `/auth/users/${encodeURIComponent(userId)}`, { token })
+  }
+
+  async activeUsers (token: string): Promise<string[]> {
+    return (await this.#call<{ users: string[] }>('GET', '/active-users', { token })).users
+  }
+
+  async history (token: string, peer: string, limit: number, before?: number): Promise<HistoryPage> {
+    const query = new URLSearchParams({ peer, limit: String(limit) })
+    if (before !== undefined) query.set('before', String(before))
+    return await this.#call<HistoryPage>('GET', `/messages?${query.toString()}`, { token })
+  }
+
+  async #call<T> (method: string, path: string, { body, token }: { body?: Record<string, JsonValue>, token?: string }): Promise<T> {
+    const headers: Record<string, string> = {}
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (token !== undefined) headers.authorization = `Bearer ${token}`
+    let res: Response
+    try {
+      res = await this.#fetch(this.#base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    } catch (err) {
+      throw new SealwireError('unreachable', `cannot reach ${this.#base}: ${(err as Error).message}`, { cause: err })
+    }
+    const text = await res.text()
+    let json: unknown
+    try {
+      json = text === '' ? undefined : JSON.parse(text)
+    } catch {
+      json = undefined
+    }
+    if (!res.ok) {
+      const e = json as { code?: unknown, message?: unknown } | undefined
+      const retryAfter = Number(res.headers.get('retry-after'))
+      throw new SealwireError(typeof e?.code === 'string' ? e.code : `http_${res.status}`, typeof e?.message === 'string' ? e.message : res.statusText, {
+        status: res.status,
+        retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined
+      })
+    }
+    return json as T
+  }
+}
