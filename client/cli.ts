@@ -115,7 +115,15 @@ function describe (e: unknown): { code: string, message: string } {
 
 async function chat (client: SealwireClient, o: Options): Promise<void> {
   const json = o.json
-  const print = (event: Record<string, unknown>, text: string): void => { json ? out(JSON.stringify(event)) : out(text) }
+  const interactive = !json && process.stdin.isTTY === true
+  const rl = createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, terminal: interactive })
+  const print = (event: Record<string, unknown>, text: string): void => {
+    if (json) return out(JSON.stringify(event))
+    if (!interactive) return out(text)
+    // clear the prompt line, print, then draw the prompt again with what the user had typed
+    process.stdout.write(`\r\x1b[K${text}\n`)
+    rl.prompt(true)
+  }
 
   client.on('connected', ({ reconnected }) => print({ event: 'connected', reconnected }, reconnected ? '* reconnected' : `* connected as ${client.userId}`))
   client.on('disconnected', ({ code, willReconnect }) => print({ event: 'disconnected', code, will_reconnect: willReconnect }, `* disconnected (${code})${willReconnect ? ', reconnecting' : ''}`))
@@ -180,15 +188,14 @@ async function chat (client: SealwireClient, o: Options): Promise<void> {
     }
   }
 
-  const rl = createInterface({ input: process.stdin, terminal: !json && process.stdin.isTTY })
-  if (!json) {
+  if (interactive) {
     rl.setPrompt('> ')
     rl.prompt()
   }
   for await (const line of rl) {
     const request = json ? parseJsonLine(line) : parseSlash(line)
     if (request !== undefined && !await run(request)) break
-    if (!json) rl.prompt()
+    if (interactive) rl.prompt()
   }
   rl.close()
   client.close()
