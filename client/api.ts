@@ -35,6 +35,18 @@ export class HttpApi {
     return await this.#call<PublicUser>('GET', `/auth/users/${encodeURIComponent(userId)}`, { token })
   }
 
+  async rotateKey (token: string, body: { x25519_public_key: string, x25519_key_signature: string }): Promise<PublicUser> {
+    return await this.#call<PublicUser>('PUT', '/auth/keys/x25519', { body, token })
+  }
+
+  async pending (token: string): Promise<number> {
+    return (await this.#call<{ pending: number }>('GET', '/messages/queue', { token })).pending
+  }
+
+  async logout (token: string): Promise<void> {
+    await this.#call<undefined>('POST', '/auth/logout', { token })
+  }
+
   async activeUsers (token: string): Promise<string[]> {
     return (await this.#call<{ users: string[] }>('GET', '/active-users', { token })).users
   }

@@ -66,19 +66,19 @@ interface Options {
   json: boolean
 }
 
-function loadIdentity (o: Options): { identity: Identity, store: ClientStore } {
+function loadIdentity (o: Options): { identity: Identity, store: ClientStore, keyFile: string | undefined } {
   const envKey = process.env.WS_PRIVATE_KEY
   if (o.key === undefined && envKey !== undefined && envKey !== '') {
     const userId = o.user ?? process.env.WS_USER_ID
     if (userId === undefined) throw new SealwireError('usage', 'WS_PRIVATE_KEY needs WS_USER_ID (or --user)')
     const identity = identityFromEnv(userId, o.name ?? process.env.WS_USERNAME ?? userId, envKey)
-    return { identity, store: new FileStore(join(home(), `${userId}.store.json`)) }
+    return { identity, store: new FileStore(join(home(), `${userId}.store.json`)), keyFile: undefined }
   }
   const user = o.user ?? process.env.WS_USER_ID
   const path = o.key ?? (user === undefined ? undefined : join(home(), `${user}.json`))
   if (path === undefined) throw new SealwireError('usage', 'which identity? give --key <file>, --user <id>, or WS_USER_ID and WS_PRIVATE_KEY')
   const identity = readKeyFile(path)
-  return { identity, store: new FileStore(path.replace(/\.json$/, '') + '.store.json') }
+  return { identity, store: new FileStore(path.replace(/\.json$/, '') + '.store.json'), keyFile: path }
 }
 
 async function keygen (o: Options): Promise<void> {
@@ -258,18 +258,17 @@ export async function main (argv: string[]): Promise<number> {
     key: values.key, user: values.user, name: values.name, out: values.out,
     print: values.print === true, register: values.register === true, json: values.json === true
   }
-  if (process.env.INSECURE_TLS === 'true') {
-    // fetch and ws both honour this; it is for self-signed development certificates only
-    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'
-    err('warning: INSECURE_TLS=true: the server certificate is not checked')
-  }
+  const insecureTls = process.env.INSECURE_TLS === 'true'
+  if (insecureTls) err('warning: INSECURE_TLS=true: the server certificate is not checked (development only)')
   try {
     if (command === 'keygen') {
       await keygen(o)
       return 0
     }
-    const { identity, store } = loadIdentity(o)
-    const client = createNodeClient({ serverUrl: o.server, identity, store })
+    const { identity, store, keyFile } = loadIdentity(o)
+    // a key given in the environment cannot be saved again, so it is not rotated
+    const client = createNodeClient({ serverUrl: o.server, identity, store, insecureTls, ...(keyFile === undefined ? { encryptionKeyRotationMs: 0 } : {}) })
+    if (keyFile !== undefined) client.on('identity-changed', (changed) => writeKeyFile(keyFile, changed, { overwrite: true }))
     if (command === 'register') {
       await register(client, o, false)
       return 0

@@ -7,7 +7,7 @@ import { messageSigningInput, x25519KeySigningInput } from '../services/protocol
 import { HttpApi, type Fetch } from './api.js'
 import { Emitter } from './emitter.js'
 import { KeyChangedError, SealwireError } from './errors.js'
-import { publicKeys, signEnvelope, signLogin, type Identity } from './identity.js'
+import { newEncryptionKey, publicKeys, signEnvelope, signLogin, type Identity } from './identity.js'
 import { safetyNumber } from './safety.js'
 import { MemoryStore, type ClientStore } from './store.js'
 
@@ -39,6 +39,10 @@ export interface ClientOptions {
   reconnectDelayMs?: { min: number, max: number }
   /** how long to wait for `accepted` or a command's answer (default 15 s) */
   requestTimeoutMs?: number
+  /** replace the X25519 key this often (default 7 days; 0 never); listen to `identity-changed` to save it */
+  encryptionKeyRotationMs?: number
+  /** keep a replaced key at least this long, for senders that still have the old one (default 10 min) */
+  retiredKeyGraceMs?: number
 }
 
 export interface DirectMessage {
@@ -96,6 +100,8 @@ export interface ClientEvents {
   receipt: { id: string, status: 'accepted' | 'delivered' | 'duplicate' }
   rejected: RejectedMessage
   'key-changed': KeyChangedError
+  /** the identity's keys changed (rotation, or retired keys erased): save it */
+  'identity-changed': Identity
   error: SealwireError
 }
 
@@ -135,14 +141,17 @@ export class SealwireClient extends Emitter<ClientEvents> {
   readonly #reconnect: boolean
   readonly #delay: { min: number, max: number }
   readonly #timeoutMs: number
-  readonly #keys: ReturnType<typeof publicKeys>
+  #keys: ReturnType<typeof publicKeys>
+  readonly #rotationMs: number
+  readonly #graceMs: number
+  #maintenance: ReturnType<typeof setInterval> | undefined
   readonly #users = new Map<string, { user: PublicUser, fetchedAt: number }>()
   readonly #awaiting = new Map<string, Awaiting>()
   readonly #delivered = new Map<string, () => void>()
   #token: string | undefined
   #tokenExpiresAt = 0
   #ws: WebSocketLike | undefined
-  #closed = false
+  #closed = true
   #attempts = 0
   #everConnected = false
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
@@ -164,6 +173,10 @@ export class SealwireClient extends Emitter<ClientEvents> {
     this.#delay = options.reconnectDelayMs ?? { min: 500, max: 30_000 }
     this.#timeoutMs = options.requestTimeoutMs ?? 15_000
     this.#keys = publicKeys(this.identity)
+    // an identity from before rotation existed (or from an environment variable) counts from now
+    this.identity.encryptionKeyCreatedAt ??= new Date().toISOString()
+    this.#rotationMs = options.encryptionKeyRotationMs ?? 7 * 86_400_000
+    this.#graceMs = options.retiredKeyGraceMs ?? 600_000
   }
 
   get userId (): string {
@@ -222,6 +235,7 @@ export class SealwireClient extends Emitter<ClientEvents> {
         // what was sent but not yet accepted goes again; the server answers `duplicate` for what it has
         for (const entry of this.#awaiting.values()) ws.send(entry.text)
         this.emit('connected', { reconnected })
+        this.#startMaintenance()
         resolve()
       })
       ws.addEventListener('message', (event) => this.#onFrame(String(event.data)))
@@ -257,6 +271,7 @@ export class SealwireClient extends Emitter<ClientEvents> {
   /** Closes the connection for good; requests still waiting are refused with `closed`. */
   close (): void {
     this.#closed = true
+    clearInterval(this.#maintenance)
     clearTimeout(this.#reconnectTimer)
     this.#ws?.close(1000, 'bye')
     this.#ws = undefined
@@ -265,6 +280,79 @@ export class SealwireClient extends Emitter<ClientEvents> {
       entry.reject(new SealwireError('closed', 'the client was closed'))
       this.#awaiting.delete(id)
     }
+  }
+
+  /** Revokes the session token on the server (its connections close) and closes this client. */
+  async logout (): Promise<void> {
+    if (this.#token !== undefined) await this.#api.logout(this.#token)
+    this.#token = undefined
+    this.close()
+  }
+
+  // ---- encryption key rotation ---------------------------------------------------------------------
+
+  /**
+   * Publishes a new X25519 key (signed by the identity key) and keeps the old secret key, retired, to open
+   * messages already queued for it. Emits `identity-changed`.
+   */
+  async rotateEncryptionKey (): Promise<void> {
+    const next = newEncryptionKey(this.identity)
+    await this.#api.rotateKey(await this.#ensureToken(), { x25519_public_key: next.x25519_public_key, x25519_key_signature: next.x25519_key_signature })
+    const now = new Date().toISOString()
+    this.identity.retiredEncryptionKeys = [...this.identity.retiredEncryptionKeys ?? [], { secretKey: this.identity.encryptionSecretKey, retiredAt: now }]
+    this.identity.encryptionSecretKey = next.secretKey
+    this.identity.encryptionKeyCreatedAt = now
+    this.#keys = publicKeys(this.identity)
+    this.emit('identity-changed', this.identity)
+  }
+
+  /**
+   * Erases retired keys once nothing is queued for this user and each has been retired longer than the
+   * grace period (senders cache keys for a minute). Returns how many were erased.
+   */
+  async eraseRetiredKeys (): Promise<number> {
+    const retired = this.identity.retiredEncryptionKeys ?? []
+    if (retired.length === 0) return 0
+    if (await this.#api.pending(await this.#ensureToken()) > 0) return 0
+    const cutoff = Date.now() - this.#graceMs
+    const keep = retired.filter((k) => Date.parse(k.retiredAt) > cutoff)
+    const erased = retired.filter((k) => Date.parse(k.retiredAt) <= cutoff)
+    if (erased.length === 0) return 0
+    // overwrite what JavaScript lets us overwrite; the rest is up to the garbage collector
+    for (const k of erased) k.secretKey.fill(0)
+    this.identity.retiredEncryptionKeys = keep
+    this.emit('identity-changed', this.identity)
+    return erased.length
+  }
+
+  #startMaintenance (): void {
+    const run = async (): Promise<void> => {
+      const created = Date.parse(this.identity.encryptionKeyCreatedAt ?? '')
+      if (this.#rotationMs > 0 && Date.now() - created >= this.#rotationMs) await this.rotateEncryptionKey()
+      await this.eraseRetiredKeys()
+    }
+    const safely = (): void => {
+      run().catch((err: unknown) => this.emit('error', err instanceof SealwireError ? err : new SealwireError('maintenance_failed', 'key rotation failed; it will be tried again', { cause: err })))
+    }
+    clearInterval(this.#maintenance)
+    safely()
+    this.#maintenance = setInterval(safely, Math.max(1000, Math.min(this.#graceMs, 600_000)))
+    const timer = this.#maintenance as { unref?: () => void }
+    timer.unref?.()
+  }
+
+  /** Opens a direct message with the current key, then with each retired one. */
+  #decrypt (p: { from: string, to: string, id: string, content: string, encryption_nonce: string, encryptedKey: string }): string {
+    const keys = [this.identity.encryptionSecretKey, ...(this.identity.retiredEncryptionKeys ?? []).map((k) => k.secretKey).reverse()]
+    let last: unknown
+    for (const secretKey of keys) {
+      try {
+        return openDirect({ ...p, secretKey })
+      } catch (err) {
+        last = err
+      }
+    }
+    throw last
   }
 
   // ---- sending -----------------------------------------------------------------------------------
@@ -302,6 +390,10 @@ export class SealwireClient extends Emitter<ClientEvents> {
   }
 
   async #request (id: string, text: string, kind: Awaiting['kind']): Promise<JsonValue> {
+    // while reconnecting, requests wait and go out on the new connection; before connect() they cannot
+    if (this.#closed || (!this.#everConnected && this.#ws === undefined)) {
+      throw new SealwireError('not_connected', 'not connected: call connect() first')
+    }
     return await new Promise<JsonValue>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#awaiting.delete(id)
@@ -342,9 +434,8 @@ export class SealwireClient extends Emitter<ClientEvents> {
         const mine = entry.from === this.userId
         const sealedKey = str(mine ? header.sender_encrypted_key : header.encrypted_key)
         if (sealedKey === undefined) throw new SealwireError('decrypt_failed', mine ? 'sent without a copy for the sender' : 'not encrypted')
-        entry.text = openDirect({
-          from: entry.from, to: entry.to, id: entry.id, content: str(body.content) ?? '', encryption_nonce: str(header.encryption_nonce) ?? '',
-          encryptedKey: sealedKey, secretKey: this.identity.encryptionSecretKey
+        entry.text = this.#decrypt({
+          from: entry.from, to: entry.to, id: entry.id, content: str(body.content) ?? '', encryption_nonce: str(header.encryption_nonce) ?? '', encryptedKey: sealedKey
         })
       } catch (err) {
         entry.error = err instanceof Error ? err.message : 'cannot be read'
@@ -501,7 +592,7 @@ export class SealwireClient extends Emitter<ClientEvents> {
     if (encryptedKey === undefined) return reject('not_encrypted', 'a direct message without encryption')
     let text: string
     try {
-      text = openDirect({ from, to: this.userId, id, content: str(body.content) ?? '', encryption_nonce: str(header.encryption_nonce) ?? '', encryptedKey, secretKey: this.identity.encryptionSecretKey })
+      text = this.#decrypt({ from, to: this.userId, id, content: str(body.content) ?? '', encryption_nonce: str(header.encryption_nonce) ?? '', encryptedKey })
     } catch (err) {
       return reject('decrypt_failed', err instanceof DecryptError ? 'the message cannot be decrypted: it was altered or not meant for this key' : 'cannot decrypt')
     }

@@ -13,6 +13,10 @@ export interface Identity {
   identitySecretKey: Uint8Array
   /** X25519 secret key */
   encryptionSecretKey: Uint8Array
+  /** when the current X25519 key was made; rotation is scheduled from it */
+  encryptionKeyCreatedAt?: string
+  /** replaced X25519 keys, kept only until the messages queued for them are read */
+  retiredEncryptionKeys?: Array<{ secretKey: Uint8Array, retiredAt: string }>
 }
 
 /** The JSON form of an identity (key files, exports): base64 keys, versioned. */
@@ -22,6 +26,8 @@ export interface IdentityFile {
   username: string
   identity_secret_key: string
   encryption_secret_key: string
+  encryption_key_created_at?: string
+  retired_encryption_keys?: Array<{ secret_key: string, retired_at: string }>
 }
 
 export interface PublicKeys {
@@ -38,7 +44,8 @@ export function generateIdentity (userId: string, username: string = userId): Id
     userId,
     username,
     identitySecretKey: ed25519.utils.randomSecretKey(),
-    encryptionSecretKey: x25519.utils.randomSecretKey()
+    encryptionSecretKey: x25519.utils.randomSecretKey(),
+    encryptionKeyCreatedAt: new Date().toISOString()
   }
 }
 
@@ -48,7 +55,11 @@ export function exportIdentity (identity: Identity): IdentityFile {
     user_id: identity.userId,
     username: identity.username,
     identity_secret_key: toBase64(identity.identitySecretKey),
-    encryption_secret_key: toBase64(identity.encryptionSecretKey)
+    encryption_secret_key: toBase64(identity.encryptionSecretKey),
+    ...(identity.encryptionKeyCreatedAt === undefined ? {} : { encryption_key_created_at: identity.encryptionKeyCreatedAt }),
+    ...(identity.retiredEncryptionKeys === undefined || identity.retiredEncryptionKeys.length === 0
+      ? {}
+      : { retired_encryption_keys: identity.retiredEncryptionKeys.map((k) => ({ secret_key: toBase64(k.secretKey), retired_at: k.retiredAt })) })
   }
 }
 
@@ -59,7 +70,20 @@ export function importIdentity (file: unknown): Identity {
   if (f?.version !== 1 || typeof f.user_id !== 'string' || identitySecretKey === undefined || encryptionSecretKey === undefined) {
     throw new SealwireError('invalid_identity', 'not a Sealwire identity (version 1, user_id, identity_secret_key, encryption_secret_key)')
   }
-  return { userId: f.user_id, username: typeof f.username === 'string' ? f.username : f.user_id, identitySecretKey, encryptionSecretKey }
+  const retired: NonNullable<Identity['retiredEncryptionKeys']> = []
+  for (const k of Array.isArray(f.retired_encryption_keys) ? f.retired_encryption_keys : []) {
+    const secretKey = typeof k?.secret_key === 'string' ? fromBase64(k.secret_key, 32) : undefined
+    if (secretKey === undefined || typeof k.retired_at !== 'string') throw new SealwireError('invalid_identity', 'a retired encryption key is malformed')
+    retired.push({ secretKey, retiredAt: k.retired_at })
+  }
+  return {
+    userId: f.user_id,
+    username: typeof f.username === 'string' ? f.username : f.user_id,
+    identitySecretKey,
+    encryptionSecretKey,
+    ...(typeof f.encryption_key_created_at === 'string' ? { encryptionKeyCreatedAt: f.encryption_key_created_at } : {}),
+    ...(retired.length > 0 ? { retiredEncryptionKeys: retired } : {})
+  }
 }
 
 export function publicKeys (identity: Identity): PublicKeys {
@@ -69,6 +93,13 @@ export function publicKeys (identity: Identity): PublicKeys {
     x25519_public_key: x25519PublicKey,
     x25519_key_signature: signText(identity, x25519KeySigningInput(identity.userId, x25519PublicKey))
   }
+}
+
+/** A new X25519 key with its binding signature, for PUT /auth/keys/x25519. */
+export function newEncryptionKey (identity: Identity): { secretKey: Uint8Array, x25519_public_key: string, x25519_key_signature: string } {
+  const secretKey = x25519.utils.randomSecretKey()
+  const publicKey = toBase64(x25519.getPublicKey(secretKey))
+  return { secretKey, x25519_public_key: publicKey, x25519_key_signature: signText(identity, x25519KeySigningInput(identity.userId, publicKey)) }
 }
 
 export function signText (identity: Identity, text: string): string {

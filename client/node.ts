@@ -1,6 +1,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { Agent, fetch as undiciFetch } from 'undici'
 import WebSocket from 'ws'
+import type { Fetch } from './api.js'
 import { SealwireClient, type ClientOptions, type WebSocketLike } from './client.js'
 import { SealwireError } from './errors.js'
 import { exportIdentity, importIdentity, type Identity } from './identity.js'
@@ -8,11 +10,22 @@ import type { ClientStore } from './store.js'
 
 export * from './index.js'
 
+export interface NodeClientOptions extends Omit<ClientOptions, 'webSocket'> {
+  /** accept any server certificate (a self-signed development one): the only way to do so; never in production */
+  insecureTls?: boolean
+}
+
 /** A client that uses the `ws` package (Node 20 has no global WebSocket). */
-export function createNodeClient (options: Omit<ClientOptions, 'webSocket'>): SealwireClient {
+export function createNodeClient ({ insecureTls = false, ...options }: NodeClientOptions): SealwireClient {
+  let fetchImpl: Fetch | undefined = options.fetch
+  if (insecureTls && fetchImpl === undefined) {
+    const dispatcher = new Agent({ connect: { rejectUnauthorized: false } })
+    fetchImpl = async (input, init) => await (undiciFetch(input, { ...init, dispatcher } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>)
+  }
   return new SealwireClient({
     ...options,
-    webSocket: (url) => new WebSocket(url, { perMessageDeflate: false }) as unknown as WebSocketLike
+    fetch: fetchImpl,
+    webSocket: (url) => new WebSocket(url, { perMessageDeflate: false, rejectUnauthorized: !insecureTls }) as unknown as WebSocketLike
   })
 }
 
@@ -20,8 +33,17 @@ export function createNodeClient (options: Omit<ClientOptions, 'webSocket'>): Se
 export function writeKeyFile (path: string, identity: Identity, { overwrite = false } = {}): void {
   if (!overwrite && existsSync(path)) throw new SealwireError('exists', `${path} exists; not overwriting a key file`)
   mkdirSync(dirname(path), { recursive: true })
-  writeFileSync(path, `${JSON.stringify(exportIdentity(identity), null, 2)}\n`, { mode: 0o600, flag: overwrite ? 'w' : 'wx' })
-  chmodSync(path, 0o600)
+  const text = `${JSON.stringify(exportIdentity(identity), null, 2)}\n`
+  if (!overwrite) {
+    writeFileSync(path, text, { mode: 0o600, flag: 'wx' })
+    chmodSync(path, 0o600)
+    return
+  }
+  // a crash halfway must not leave a broken identity: write beside it, then rename over it
+  const temp = `${path}.${process.pid}.tmp`
+  writeFileSync(temp, text, { mode: 0o600 })
+  chmodSync(temp, 0o600)
+  renameSync(temp, path)
 }
 
 /** Reads a key file; refuses one that others can read, as ssh does. */

@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import { Compile } from 'typebox/compile'
 import { TokenClaims, type TokenResponse } from '../schemas/auth.js'
 import { ChallengeStore } from '../services/challenges.js'
+import { Revocations } from '../services/revocations.js'
 import { AuthenticationFailedError, InvalidTokenError } from '../services/errors.js'
 import { loginSigningInput } from '../services/protocol/signing.js'
 import { UserStore } from '../services/users.js'
@@ -20,6 +21,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     users: UserStore
     challenges: ChallengeStore
+    revocations: Revocations
     /** preHandler for bearer routes: sets request.user or answers 401 */
     authenticate: (request: FastifyRequest) => Promise<void>
     /** checks a session token from anywhere (the WebSocket query string, say) */
@@ -43,11 +45,17 @@ export default fp(async (fastify) => {
 
   const users = new UserStore(fastify.db, fastify.ed25519)
   const challenges = new ChallengeStore(fastify.db)
+  const revocations = new Revocations(fastify.db)
+  await revocations.load()
   fastify.decorate('users', users)
   fastify.decorate('challenges', challenges)
+  fastify.decorate('revocations', revocations)
+  const sweep = setInterval(() => revocations.sweep(), 60_000)
+  sweep.unref()
+  fastify.addHook('onClose', async () => clearInterval(sweep))
 
   function checkClaims (claims: unknown): TokenClaims {
-    if (!claimsValidator.Check(claims)) throw new InvalidTokenError()
+    if (!claimsValidator.Check(claims) || revocations.isRevoked(claims.jti)) throw new InvalidTokenError()
     return claims
   }
 
@@ -64,10 +72,12 @@ export default fp(async (fastify) => {
   fastify.decorate('authenticate', async (request: FastifyRequest): Promise<void> => {
     try {
       await request.jwtVerify()
+      checkClaims(request.user)
     } catch {
+      fastify.audit({ event: 'token_refused', ip: request.ip, detail: { route: request.routeOptions.url ?? request.url.split('?')[0] ?? '' } })
+      fastify.ipGuard.failure(request.ip)
       throw new InvalidTokenError()
     }
-    checkClaims(request.user)
   })
 
   fastify.decorate('issueToken', (userId: string): TokenResponse => {
@@ -85,4 +95,4 @@ export default fp(async (fastify) => {
     }
     return fastify.issueToken(userId)
   })
-}, { name: 'sealwire-auth', dependencies: ['sealwire-config', 'sealwire-db', 'sealwire-crypto'] })
+}, { name: 'sealwire-auth', dependencies: ['sealwire-config', 'sealwire-security', 'sealwire-db', 'sealwire-crypto'] })

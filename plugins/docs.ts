@@ -6,7 +6,10 @@ export const API_TAGS = [
   { name: 'auth', description: 'registration, challenge login and user look-up' },
   { name: 'realtime', description: 'the WebSocket' },
   { name: 'messages', description: 'direct messages over HTTP, history and presence' },
-  { name: 'health', description: 'liveness and readiness' }
+  { name: 'health', description: 'liveness and readiness' },
+  { name: 'analytics', description: 'usage figures for administrators (ADMIN_USERS)' },
+  { name: 'metrics', description: 'Prometheus metrics' },
+  { name: 'dashboard', description: 'the operator dashboard page' }
 ]
 
 export default fp(async (fastify) => {

@@ -54,6 +54,19 @@ export default fp(async (fastify) => {
   })
   commands.register('list_commands', { description: 'the commands this server runs', handler: () => commands.list() })
 
+  hub.onEvent((event) => {
+    if (event.kind !== 'message' || event.outcome === 'accepted') return
+    const ip = event.remoteAddress ?? null
+    if (event.outcome === 'duplicate') {
+      fastify.audit({ event: 'replay', ip, user_id: event.userId, detail: { message_type: event.messageType } })
+    } else if (event.code === 'bad_signature') {
+      fastify.audit({ event: 'bad_signature', ip, user_id: event.userId, detail: { message_type: event.messageType } })
+    } else if (event.code === 'rate_limited') {
+      const counts = fastify.ipGuard.rateLimited(ip ?? 'unknown', event.userId)
+      fastify.audit({ event: 'rate_limited', ip, user_id: event.userId, detail: { limiter: 'messages', hits_from_ip: counts.ip, hits_by_user: counts.user } })
+    }
+  })
+
   fastify.decorate('hub', hub)
   fastify.decorate('messages', messages)
   fastify.decorate('commands', commands)
@@ -68,4 +81,4 @@ export default fp(async (fastify) => {
     }
   })
   fastify.addHook('onReady', async () => hub.startHeartbeat(config.HEARTBEAT_MS))
-}, { name: 'sealwire-hub', dependencies: ['sealwire-config', 'sealwire-db', 'sealwire-crypto', 'sealwire-auth'] })
+}, { name: 'sealwire-hub', dependencies: ['sealwire-config', 'sealwire-security', 'sealwire-db', 'sealwire-crypto', 'sealwire-auth'] })

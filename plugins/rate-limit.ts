@@ -14,7 +14,11 @@ export default fp(async (fastify) => {
   // Routes opt in with `config: { rateLimit }`; WebSocket messages have their own per-user bucket.
   await fastify.register(fastifyRateLimit, {
     global: false,
-    errorResponseBuilder: (_request, context) => new RateLimitedError(context.after)
+    errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
+    onExceeded: (request) => {
+      const counts = fastify.ipGuard.rateLimited(request.ip)
+      fastify.audit({ event: 'rate_limited', ip: request.ip, detail: { limiter: 'http', route: request.routeOptions.url ?? '', hits_from_ip: counts.ip } })
+    }
   })
   fastify.decorate('authRateLimit', { max: config.AUTH_RATE_LIMIT_MAX, timeWindow: config.AUTH_RATE_LIMIT_WINDOW_MS })
-}, { name: 'sealwire-rate-limit', dependencies: ['sealwire-config'] })
+}, { name: 'sealwire-rate-limit', dependencies: ['sealwire-config', 'sealwire-security'] })

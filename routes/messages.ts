@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ErrorResponse } from '../schemas/common.js'
 import { DirectEnvelope } from '../schemas/frames.js'
-import { ActiveUsersResponse, HistoryQuery, HistoryResponse, SubmitResponse } from '../schemas/messages.js'
+import { ActiveUsersResponse, HistoryQuery, HistoryResponse, QueueResponse, SubmitResponse } from '../schemas/messages.js'
 import { FrameErrors, InvalidTokenError } from '../services/errors.js'
 
 const routes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -36,7 +36,7 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
     const userId = request.user.sub
     const user = await fastify.users.get(userId)
     if (user === undefined) throw new InvalidTokenError()
-    const result = await fastify.hub.submit({ user_id: userId, public_key: user.public_key }, request.body)
+    const result = await fastify.hub.submit({ user_id: userId, public_key: user.public_key }, request.body, request.ip)
     if (!result.ok) {
       const { code, message, retryAfterMs } = result.refusal
       if (retryAfterMs !== undefined) void reply.header('retry-after', Math.ceil(retryAfterMs / 1000))
@@ -44,6 +44,18 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     return { id: request.body.header.id, status: result.status }
   })
+
+  fastify.get('/messages/queue', {
+    onRequest: fastify.authenticate,
+    schema: {
+      tags: ['messages'],
+      summary: 'How many messages wait for your acknowledgement',
+      description: 'Direct messages to you that are stored and not yet acknowledged. Clients that rotated their encryption ' +
+        'key erase the old secret key once this is zero.',
+      security: bearer,
+      response: { 200: QueueResponse, 401: ErrorResponse }
+    }
+  }, async (request) => ({ pending: await fastify.messages.pendingCount(request.user.sub) }))
 
   fastify.get('/messages', {
     onRequest: fastify.authenticate,

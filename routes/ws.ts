@@ -31,16 +31,24 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       const origin = request.headers.origin
       // browsers always send Origin; other clients do not, and cannot be hijacked cross-site
       if (!anyOrigin && origin !== undefined && !config.allowedOrigins.includes(origin)) {
+        fastify.audit({ event: 'origin_refused', ip: request.ip, detail: { origin: origin.slice(0, 200) } })
         throw new ForbiddenError('origin not allowed')
       }
       const header = request.headers.authorization
       const token = request.query.token ?? (header?.startsWith('Bearer ') === true ? header.slice(7) : undefined)
-      if (token === undefined || token === '') throw new InvalidTokenError()
-      const claims = fastify.verifyToken(token)
+      let claims
+      try {
+        if (token === undefined || token === '') throw new InvalidTokenError()
+        claims = fastify.verifyToken(token)
+      } catch (err) {
+        fastify.audit({ event: 'token_refused', ip: request.ip, detail: { route: '/ws' } })
+        fastify.ipGuard.failure(request.ip)
+        throw err
+      }
       const user = await fastify.users.get(claims.sub)
       if (user === undefined) throw new InvalidTokenError()
       if (hub.connectionCount(user.user_id) >= config.MAX_CONNECTIONS_PER_USER) throw new TooManyConnectionsError()
-      request.hubUser = { user_id: user.user_id, public_key: user.public_key }
+      request.hubUser = { user_id: user.user_id, public_key: user.public_key, jti: claims.jti }
     }
   }, (socket, request) => {
     const user = request.hubUser

@@ -44,6 +44,12 @@ export const TokenResponse = Type.Object({
 })
 export type TokenResponse = Static<typeof TokenResponse>
 
+export const RotateKeyBody = Type.Object({
+  x25519_public_key: Base64Bytes(32, 'the new X25519 encryption key'),
+  x25519_key_signature: Base64Bytes(64, 'Ed25519 signature by the identity key over "sealwire/v1/x25519-key:" + user_id + ":" + x25519_public_key')
+}, { additionalProperties: false })
+export type RotateKeyBody = Static<typeof RotateKeyBody>
+
 export const UserIdParams = Type.Object({ user_id: UserId })
 
 export const UserIdAvailability = Type.Object({

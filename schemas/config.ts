@@ -1,5 +1,7 @@
 import { Type, type Static } from 'typebox'
 
+const ADDRESS = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$'
+
 const Bool = (description: string) => Type.Boolean({ default: false, description })
 
 /**
@@ -12,11 +14,16 @@ export const ConfigSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info', description: 'pino log level used by `npm start`' }
   ),
-  SERVER_ADDR: Type.String({
-    default: ':3000',
-    pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$',
-    description: 'listen address as `host:port` or `:port` (all interfaces)'
-  }),
+  SERVER_ADDR: Type.Optional(Type.String({
+    pattern: ADDRESS,
+    description: 'listen address as `host:port` or `:port` (all interfaces); default `:443` with TLS, `:3000` without'
+  })),
+  TLS_CERT: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate (chain) file; with TLS_KEY turns on HTTPS and WSS. Default server.crt when it and server.key exist' })),
+  TLS_KEY: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key file of TLS_CERT' })),
+  HTTP_REDIRECT_ADDR: Type.Optional(Type.String({
+    pattern: `${ADDRESS.slice(0, -1)}|^off$`,
+    description: 'with TLS: plain-HTTP listener that redirects to HTTPS (default `:80`; `off` for none)'
+  })),
   TRUST_PROXY: Bool('trust X-Forwarded-* headers (set behind a reverse proxy so per-IP limits see client IPs)'),
   JWT_SECRET: Type.Optional(Type.String({
     minLength: 32,
@@ -34,11 +41,19 @@ export const ConfigSchema = Type.Object({
   CLOCK_SKEW_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 300000, description: 'accepted distance between a message timestamp and server time' }),
   COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 600000, default: 5000, description: 'time limit of one server command' }),
   ALLOW_PLAINTEXT_DIRECT: Bool('accept direct messages without encryption fields (testing only)'),
+  ABUSE_MAX_FAILURES: Type.Integer({ minimum: 1, maximum: 1e6, default: 20, description: 'failed logins or refused tokens from one IP within ABUSE_WINDOW_MS before it is blocked' }),
+  ABUSE_WINDOW_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 300000, description: 'window in which failures are counted' }),
+  ABUSE_BLOCK_MS: Type.Integer({ minimum: 1000, maximum: 604800000, default: 900000, description: 'how long a blocked IP stays blocked' }),
   ALLOWED_ORIGINS: Type.String({ default: '', description: 'comma-separated origins allowed for WebSocket upgrades and CORS; empty allows any' }),
   ADMIN_USERS: Type.String({ default: '', description: 'comma-separated user ids allowed on admin endpoints' }),
   AUTH_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, maximum: 1e6, default: 30, description: 'requests per IP per window on /auth routes' }),
   AUTH_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 60000, description: 'window of the /auth limiter' }),
-  SECURITY_LOG_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON-lines security audit log' }))
+  SECURITY_LOG_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON-lines security audit log' })),
+  ANALYTICS_ENABLED: Type.Boolean({ default: true, description: 'record sessions, message counts and delivery latency for /analytics and the dashboard' }),
+  ANALYTICS_FLUSH_MS: Type.Integer({ minimum: 50, maximum: 10000, default: 1000, description: 'how often buffered analytics are written to the database (each write also tells other processes this one is alive)' }),
+  ANALYTICS_RETENTION_DAYS: Type.Integer({ minimum: 35, maximum: 36500, default: 400, description: 'analytics rows (sessions included) older than this many days are deleted' }),
+  METRICS_ENABLED: Type.Boolean({ default: true, description: 'serve Prometheus metrics at /metrics' }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'bearer token /metrics asks for (16+ characters); /metrics is open when unset' }))
 })
 
 export type ConfigInput = Static<typeof ConfigSchema>
@@ -47,6 +62,10 @@ export type ConfigKey = keyof ConfigInput
 /** The validated settings plus the values derived from them once at start. */
 export interface Config extends ConfigInput {
   JWT_SECRET: string
+  /** certificate and key paths when TLS is on */
+  tls: { cert: string, key: string } | null
+  /** the redirecting HTTP listener, when TLS is on and it is not `off` */
+  httpRedirect: { host: string, port: number } | null
   /** true when JWT_SECRET was generated for this run */
   jwtSecretGenerated: boolean
   listen: { host: string, port: number }

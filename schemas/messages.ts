@@ -33,3 +33,7 @@ export const HistoryResponse = Type.Object({
   next_before: Type.Union([Type.Integer(), Type.Null()], { description: 'pass as `before` for older messages; null at the end' })
 })
 export type HistoryResponse = Static<typeof HistoryResponse>
+
+export const QueueResponse = Type.Object({
+  pending: Type.Integer({ description: 'direct messages to you, stored and not yet acknowledged' })
+})

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { Value } from 'typebox/value'
 import { ConfigSchema, type Config, type ConfigInput, type ConfigKey } from '../schemas/config.js'
 
 const KEYS = Object.keys(ConfigSchema.properties) as ConfigKey[]
-const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(['JWT_SECRET'])
+const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(['JWT_SECRET', 'METRICS_TOKEN'])
 
 export class ConfigError extends Error {
   readonly variable: string
@@ -20,7 +22,7 @@ export type ConfigOverrides = { [K in ConfigKey]?: ConfigInput[K] | string }
  * Reads the settings from `env` (only the names of ConfigSchema), applies `overrides` on top, converts
  * strings, fills defaults and validates. Throws ConfigError naming the first variable that is wrong.
  */
-export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
+export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}, cwd = process.cwd()): Config {
   const raw: Record<string, unknown> = {}
   for (const key of KEYS) {
     const value = overrides[key] ?? env[key]
@@ -41,11 +43,15 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Con
     throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production (at least 32 characters)')
   }
   const jwtSecretGenerated = config.JWT_SECRET === undefined
+  const tls = tlsFiles(config, cwd)
+  const redirect = config.HTTP_REDIRECT_ADDR ?? ':80'
   return {
     ...config,
     JWT_SECRET: config.JWT_SECRET ?? randomBytes(48).toString('base64'),
     jwtSecretGenerated,
-    listen: parseAddress(config.SERVER_ADDR),
+    tls,
+    httpRedirect: tls === null || redirect === 'off' ? null : parseAddress(redirect, 'HTTP_REDIRECT_ADDR'),
+    listen: parseAddress(config.SERVER_ADDR ?? (tls === null ? ':3000' : ':443')),
     allowedOrigins: parseList(config.ALLOWED_ORIGINS, 'ALLOWED_ORIGINS', parseOrigin),
     adminUsers: parseList(config.ADMIN_USERS, 'ADMIN_USERS', (s) => s)
   }
@@ -66,12 +72,27 @@ function convert (raw: Record<string, unknown>): Record<string, unknown> {
   return out
 }
 
-export function parseAddress (addr: string): { host: string, port: number } {
+/** TLS_CERT and TLS_KEY, or server.crt and server.key in the working folder when both exist; both or neither. */
+function tlsFiles (config: ConfigInput, cwd: string): { cert: string, key: string } | null {
+  if (config.TLS_CERT === undefined && config.TLS_KEY === undefined) {
+    const cert = join(cwd, 'server.crt')
+    const key = join(cwd, 'server.key')
+    return existsSync(cert) && existsSync(key) ? { cert, key } : null
+  }
+  if (config.TLS_CERT === undefined) throw new ConfigError('TLS_CERT', 'is required with TLS_KEY')
+  if (config.TLS_KEY === undefined) throw new ConfigError('TLS_KEY', 'is required with TLS_CERT')
+  for (const [name, path] of [['TLS_CERT', config.TLS_CERT], ['TLS_KEY', config.TLS_KEY]] as const) {
+    if (!existsSync(path)) throw new ConfigError(name, `names a file that does not exist (got ${JSON.stringify(path)})`)
+  }
+  return { cert: config.TLS_CERT, key: config.TLS_KEY }
+}
+
+export function parseAddress (addr: string, variable = 'SERVER_ADDR'): { host: string, port: number } {
   const at = addr.lastIndexOf(':')
   let host = addr.slice(0, at)
   const port = Number(addr.slice(at + 1))
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError('SERVER_ADDR', `has a port out of range (got ${JSON.stringify(addr)})`)
+    throw new ConfigError(variable, `has a port out of range (got ${JSON.stringify(addr)})`)
   }
   if (host.startsWith('[')) host = host.slice(1, -1)
   return { host: host === '' ? '0.0.0.0' : host, port }

@@ -49,7 +49,15 @@ export interface SessionsTable {
   user_agent: string | null
 }
 
+export interface RevokedTokensTable {
+  jti: string
+  user_id: string
+  expires_at: string
+  revoked_at: string
+}
+
 export interface Database {
+  revoked_tokens: RevokedTokensTable
   users: UsersTable
   messages: MessagesTable
   challenges: ChallengesTable

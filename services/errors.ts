@@ -15,6 +15,7 @@ export const RateLimitedError = createError<'rate_limited', 429, [string]>('rate
 export const UnavailableError = createError<'unavailable', 503, [string]>('unavailable', '%s', 503)
 export const InternalError = createError('internal', 'internal server error', 500)
 
+export const IpBlockedError = createError('ip_blocked', 'too many failed attempts from this address; try again later', 403)
 export const TooManyConnectionsError = createError('too_many_connections', 'too many open connections for this user', 429)
 
 /** The WebSocket refusal codes of PROTOCOL.md, for the same refusals over HTTP. */
@@ -30,3 +31,6 @@ export const FrameErrors = {
   command_failed: createError<'command_failed', 500, [string]>('command_failed', '%s', 500),
   internal: createError<'internal', 500, [string]>('internal', '%s', 500)
 } as const
+
+export const AdminRequiredError = createError('admin_required', 'this endpoint is for administrators (ADMIN_USERS)', 403)
+export const InvalidRangeError = createError<'invalid_range', 400, [string]>('invalid_range', '%s', 400)

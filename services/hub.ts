@@ -26,6 +26,8 @@ export interface HubSocket {
 export interface HubUser {
   user_id: string
   public_key: string
+  /** the id of the token the connection was opened with, so that revoking it closes the connection */
+  jti?: string
 }
 
 export interface Refusal {
@@ -42,7 +44,7 @@ type Routed = { ok: true, status: ReceiptStatus, seq?: number } | { ok: false, r
 export type HubEvent =
   | { kind: 'session-open', connectionId: string, userId: string, remoteAddress: string | null, userAgent: string | null, at: number }
   | { kind: 'session-close', connectionId: string, userId: string, at: number }
-  | { kind: 'message', messageType: 'direct' | 'broadcast' | 'server', userId: string, outcome: 'accepted' | 'duplicate' | 'refused', code?: FrameErrorCode, at: number }
+  | { kind: 'message', messageType: 'direct' | 'broadcast' | 'server', userId: string, outcome: 'accepted' | 'duplicate' | 'refused', code?: FrameErrorCode, remoteAddress?: string | null, at: number }
   | { kind: 'delivered', userId: string, latencyMs: number, at: number }
 
 export interface ConnectionInfo {
@@ -78,7 +80,14 @@ export const CLOSE = {
 
 const STRIKE_WINDOW_MS = 10_000
 const QUEUE_PAGE = 500
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/
+/** an AES-GCM tag alone is 16 bytes: 24 base64 characters */
+const MIN_CIPHERTEXT_CHARS = 24
+
+/** Canonical base64 (unused trailing bits zero) of at least a GCM tag; checked without decoding. */
+function isCiphertext (content: string): boolean {
+  return content.length >= MIN_CIPHERTEXT_CHARS && BASE64.test(content)
+}
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 const validators = {
@@ -100,7 +109,7 @@ export class Connection {
   closed = false
   #strikes: number[] = []
 
-  constructor (readonly user: HubUser, readonly socket: HubSocket) {}
+  constructor (readonly user: HubUser, readonly socket: HubSocket, readonly remoteAddress: string | null) {}
 
   /** Counts a refused frame; true when there were too many lately. */
   strike (now: number, max: number): boolean {
@@ -180,7 +189,7 @@ export class Hub {
   }
 
   open (user: HubUser, socket: HubSocket, info: ConnectionInfo = {}): Connection {
-    const conn = new Connection(user, socket)
+    const conn = new Connection(user, socket, info.remoteAddress ?? null)
     this.#emit({ kind: 'session-open', connectionId: conn.id, userId: user.user_id, remoteAddress: info.remoteAddress ?? null, userAgent: info.userAgent ?? null, at: this.#now() })
     let set = this.#connections.get(user.user_id)
     const first = set === undefined
@@ -206,6 +215,13 @@ export class Hub {
     if (set.size === 0) {
       this.#connections.delete(conn.user.user_id)
       this.#presence(conn.user.user_id, 'offline')
+    }
+  }
+
+  /** Closes every connection opened with a token that has just been revoked. */
+  closeToken (jti: string): void {
+    for (const set of this.#connections.values()) {
+      for (const conn of [...set]) if (conn.user.jti === jti) this.#kick(conn, CLOSE.policy, 'token revoked')
     }
   }
 
@@ -265,7 +281,7 @@ export class Hub {
     }
     const checked = this.check(conn.user, frame)
     if ('code' in checked) {
-      this.#emitRefused(conn.user.user_id, frame, checked.code)
+      this.#emitRefused(conn.user.user_id, frame, checked.code, conn.remoteAddress)
       this.#refuse(conn, inReplyTo, checked)
       return
     }
@@ -283,15 +299,15 @@ export class Hub {
   }
 
   /** The same path for a message that came over HTTP (POST /direct-message). */
-  async submit (user: HubUser, frame: unknown): Promise<SubmitResult> {
+  async submit (user: HubUser, frame: unknown, remoteAddress: string | null = null): Promise<SubmitResult> {
     if (this.#closing) return { ok: false, refusal: { code: 'internal', message: 'server shutting down' } }
     const checked = this.check(user, frame)
     if ('code' in checked) {
-      this.#emitRefused(user.user_id, frame, checked.code)
+      this.#emitRefused(user.user_id, frame, checked.code, remoteAddress)
       return { ok: false, refusal: checked }
     }
     const result = await (await this.#route(user, checked)).committed
-    this.#emitOutcome(user.user_id, checked, result)
+    this.#emitOutcome(user.user_id, checked, result, remoteAddress)
     if (result.ok && result.seq !== undefined) this.#afterStore(checked, result.seq)
     return result.ok ? { ok: true, status: result.status } : result
   }
@@ -317,7 +333,7 @@ export class Hub {
       if (!encrypted && !this.#o.allowPlaintextDirect) {
         return { code: 'invalid_frame', message: 'direct messages must be encrypted: header.encrypted_key and header.encryption_nonce are required' }
       }
-      if (encrypted && !BASE64.test(body.content)) return { code: 'invalid_frame', message: 'body.content must be base64 ciphertext' }
+      if (encrypted && !isCiphertext(body.content)) return { code: 'invalid_frame', message: 'body.content must be canonical base64 of at least 16 bytes (ciphertext and tag)' }
     }
     const wait = this.#o.buckets.take(user.user_id)
     if (wait > 0) return { code: 'rate_limited', message: 'message rate limit reached', retryAfterMs: wait }
@@ -332,7 +348,12 @@ export class Hub {
     if (!this.#o.verifier.verify(user.public_key, input, header.signature)) {
       return { code: 'bad_signature', message: 'signature does not verify' }
     }
-    if (Math.abs(this.#now() - Date.parse(header.timestamp)) > this.#o.clockSkewMs) {
+    const time = Date.parse(header.timestamp)
+    // the pattern admits 2026-13-45T99:99:99.999Z; only a time that prints back the same is a time
+    if (Number.isNaN(time) || new Date(time).toISOString() !== header.timestamp) {
+      return { code: 'invalid_frame', message: 'header.timestamp is not a valid time' }
+    }
+    if (Math.abs(this.#now() - time) > this.#o.clockSkewMs) {
       return { code: 'clock_skew', message: `header.timestamp is more than ${this.#o.clockSkewMs} ms from server time` }
     }
     return envelope
@@ -368,20 +389,20 @@ export class Hub {
     }
   }
 
-  #emitOutcome (userId: string, envelope: Envelope, result: Routed): void {
+  #emitOutcome (userId: string, envelope: Envelope, result: Routed, remoteAddress: string | null): void {
     this.#emit(result.ok
-      ? { kind: 'message', messageType: envelope.header.message_type, userId, outcome: result.status === 'duplicate' ? 'duplicate' : 'accepted', at: this.#now() }
-      : { kind: 'message', messageType: envelope.header.message_type, userId, outcome: 'refused', code: result.refusal.code, at: this.#now() })
+      ? { kind: 'message', messageType: envelope.header.message_type, userId, outcome: result.status === 'duplicate' ? 'duplicate' : 'accepted', remoteAddress, at: this.#now() }
+      : { kind: 'message', messageType: envelope.header.message_type, userId, outcome: 'refused', code: result.refusal.code, remoteAddress, at: this.#now() })
   }
 
-  #emitRefused (userId: string, frame: unknown, code: FrameErrorCode): void {
+  #emitRefused (userId: string, frame: unknown, code: FrameErrorCode, remoteAddress: string | null): void {
     const type = headerOf(frame)?.message_type
     const messageType = type === 'broadcast' || type === 'server' ? type : 'direct'
-    this.#emit({ kind: 'message', messageType, userId, outcome: 'refused', code, at: this.#now() })
+    this.#emit({ kind: 'message', messageType, userId, outcome: 'refused', code, remoteAddress, at: this.#now() })
   }
 
   #answer (conn: Connection, envelope: Envelope, result: Routed): void {
-    this.#emitOutcome(conn.user.user_id, envelope, result)
+    this.#emitOutcome(conn.user.user_id, envelope, result, conn.remoteAddress)
     if (!result.ok) {
       this.#refuse(conn, envelope.header.id, result.refusal)
       return

@@ -182,6 +182,12 @@ export class MessageStore {
       .orderBy('seq').limit(limit).execute()
   }
 
+  async pendingCount (userId: string): Promise<number> {
+    const row = await this.#db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('to_user', '=', userId).where('status', '=', 'pending').executeTakeFirstOrThrow()
+    return Number(row.n)
+  }
+
   /** Messages from a user that were delivered while it was away: their `delivered` receipts are owed. */
   async receiptsOwed (userId: string, limit: number): Promise<AckedMessage[]> {
     return await this.#db.selectFrom('messages').select(['from_user', 'id'])

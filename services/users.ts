@@ -5,7 +5,7 @@ import { RESERVED_USER_IDS } from '../schemas/common.js'
 import type { Database, User } from './database.js'
 import type { Ed25519Verifier } from './ed25519.js'
 import { decodeBase64 } from './encoding.js'
-import { InvalidKeyError, InvalidKeySignatureError, InvalidRequestError, UserExistsError } from './errors.js'
+import { InvalidKeyError, InvalidKeySignatureError, InvalidRequestError, UnknownUserError, UserExistsError } from './errors.js'
 import { x25519KeySigningInput } from './protocol/signing.js'
 
 const KNOWN_CACHE = 100_000
@@ -79,6 +79,27 @@ export class UserStore {
       throw err
     }
     return toPublicUser(user)
+  }
+
+  /**
+   * Replaces a user's X25519 key. The binding signature is required and must verify against the stored
+   * identity key, which never changes.
+   */
+  async rotateEncryptionKey (userId: string, x25519PublicKey: string, signature: string): Promise<PublicUser> {
+    const user = await this.get(userId)
+    if (user === undefined) throw new UnknownUserError()
+    const encryption = decodeBase64(x25519PublicKey, 32)
+    if (encryption === undefined || !isValidX25519Key(encryption)) {
+      throw new InvalidKeyError('x25519_public_key is not a valid X25519 public key')
+    }
+    if (!this.#verifier.verify(user.public_key, x25519KeySigningInput(userId, x25519PublicKey), signature)) {
+      throw new InvalidKeySignatureError()
+    }
+    const updated = { ...user, x25519_public_key: x25519PublicKey, x25519_key_signature: signature, updated_at: new Date().toISOString() }
+    await this.#db.updateTable('users')
+      .set({ x25519_public_key: updated.x25519_public_key, x25519_key_signature: signature, updated_at: updated.updated_at })
+      .where('user_id', '=', userId).execute()
+    return toPublicUser(updated)
   }
 
   /** Whether a user id is registered (exact case); positive answers are cached, as users are never removed. */

@@ -1,9 +1,8 @@
 import { join } from 'node:path'
 import Fastify from 'fastify'
-import fp from 'fastify-plugin'
 import t from 'tap'
 import sealwire, { loadConfig, serverOptions } from '../app.js'
-import { build, logCapture, login, makeIdentity, registrationBody, tempDir, TEST_JWT_SECRET } from './helper.js'
+import { build, logCapture, login, makeIdentity, tempDir, registrationBody, sealwireUnencapsulated, TEST_JWT_SECRET } from './helper.js'
 
 t.test('embeds under a prefix with programmatic options, beside the host app\'s own routes', async (t) => {
   const host = Fastify()
@@ -40,7 +39,9 @@ t.test('the OpenAPI document lists every HTTP route, tagged and described', asyn
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method]
     for (const method of methods) {
-      if (method !== 'HEAD' && !route.url.startsWith('/docs')) routes.push({ url: route.url, method: method.toLowerCase() })
+      // routes hidden on purpose (the web client's page and files) are not API; /ws is hidden by @fastify/websocket and shown again
+      const hidden = route.schema?.hide === true && route.websocket !== true
+      if (method !== 'HEAD' && !route.url.startsWith('/docs') && !hidden) routes.push({ url: route.url, method: method.toLowerCase() })
     }
   })
   await app.register(sealwire, { env: {}, config: { DB_PATH: ':memory:', JWT_SECRET: TEST_JWT_SECRET } })
@@ -100,7 +101,7 @@ t.test('no secret reaches a log line', async (t) => {
 t.test('a generated JWT secret is announced and not logged', async (t) => {
   const { stream, lines } = logCapture()
   const app = Fastify({ logger: { level: 'info', stream } })
-  await app.register(fp(sealwire), { env: {}, config: { DB_PATH: ':memory:' } })
+  await app.register(sealwireUnencapsulated, { env: {}, config: { DB_PATH: ':memory:' } })
   await app.ready()
   t.teardown(() => app.close())
   t.ok(app.config.jwtSecretGenerated)

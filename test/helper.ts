@@ -6,9 +6,16 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Test } from 'tap'
-import sealwire from '../app.js'
+import sealwire, { type SealwireOptions } from '../app.js'
 import type { ConfigOverrides } from '../services/config.js'
 import { x25519KeySigningInput } from '../services/protocol/signing.js'
+
+/**
+ * The service without encapsulation, as fastify-cli registers it, so tests see its decorators. A wrapper:
+ * fastify-plugin marks the function it is given, and `fp(sealwire)` would take the encapsulation (and so the
+ * prefix) away from every later registration of `sealwire` in the same process.
+ */
+export const sealwireUnencapsulated = fp(async (instance: FastifyInstance, options: SealwireOptions) => { await sealwire(instance, options) })
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-0123456789'
 
@@ -30,7 +37,7 @@ export interface BuildOptions {
  */
 export async function build (t: Test, { config = {}, server = {} }: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, ...server })
-  await app.register(fp(sealwire), {
+  await app.register(sealwireUnencapsulated, {
     env: {},
     config: { DB_PATH: join(tempDir(t), 'test.db'), JWT_SECRET: TEST_JWT_SECRET, ...config }
   })

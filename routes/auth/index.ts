@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import {
-  ChallengeResponse, LoginBody, LoginQuery, PublicUser, RegisterBody, TokenResponse, UserIdAvailability, UserIdParams
+  ChallengeResponse, LoginBody, LoginQuery, PublicUser, RegisterBody, RotateKeyBody, TokenResponse, UserIdAvailability, UserIdParams
 } from '../../schemas/auth.js'
 import { ErrorResponse } from '../../schemas/common.js'
 import { InvalidRequestError, UnknownUserError } from '../../services/errors.js'
@@ -26,6 +26,7 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const user = await fastify.users.register(request.body)
+    fastify.audit({ event: 'register', ip: request.ip, user_id: user.user_id })
     return reply.code(201).send(user)
   })
 
@@ -47,7 +48,15 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       if (challenge === undefined || signature === undefined) {
         throw new InvalidRequestError('body must have challenge and signature with ?verify=true')
       }
-      return await fastify.login(userId, challenge, signature)
+      try {
+        const token = await fastify.login(userId, challenge, signature)
+        fastify.audit({ event: 'login', ip: request.ip, user_id: userId })
+        return token
+      } catch (err) {
+        fastify.audit({ event: 'login_failed', ip: request.ip, user_id: userId })
+        fastify.ipGuard.failure(request.ip)
+        throw err
+      }
     }
     if (challenge !== undefined || signature !== undefined) {
       throw new InvalidRequestError('challenge and signature go with ?verify=true')
@@ -69,6 +78,41 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
     const user = await fastify.users.get(request.params.user_id)
     if (user === undefined) throw new UnknownUserError()
     return toPublicUser(user)
+  })
+
+  fastify.post('/auth/logout', {
+    onRequest: fastify.authenticate,
+    schema: {
+      tags: ['auth'],
+      summary: 'Revoke the presented token',
+      description: 'The token is refused everywhere from now on, and the WebSocket connections opened with it are closed (1008).',
+      security: bearer,
+      response: { 204: Type.Null(), 401: ErrorResponse }
+    }
+  }, async (request, reply) => {
+    const { sub, jti, exp } = request.user
+    await fastify.revocations.revoke(jti, sub, exp * 1000)
+    fastify.hub.closeToken(jti)
+    fastify.audit({ event: 'logout', ip: request.ip, user_id: sub })
+    return reply.code(204).send(null)
+  })
+
+  fastify.put('/auth/keys/x25519', {
+    onRequest: fastify.authenticate,
+    bodyLimit: AUTH_BODY_LIMIT,
+    schema: {
+      tags: ['auth'],
+      summary: 'Rotate your encryption key',
+      description: 'Replaces your X25519 key. The binding signature by your identity key is required. The identity key itself ' +
+        'cannot be replaced. Messages already queued stay encrypted to the old key: keep it until they are read.',
+      security: bearer,
+      body: RotateKeyBody,
+      response: { 200: PublicUser, 400: ErrorResponse, 401: ErrorResponse }
+    }
+  }, async (request) => {
+    const user = await fastify.users.rotateEncryptionKey(request.user.sub, request.body.x25519_public_key, request.body.x25519_key_signature)
+    fastify.audit({ event: 'key_rotated', ip: request.ip, user_id: user.user_id })
+    return user
   })
 
   fastify.get('/auth/check-userid/:user_id', {

@@ -1,13 +1,14 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { parseSlash, normaliseServerUrl } from '../../client/cli.js'
 import { build, tempDir } from '../helper.js'
+import { JsonLines, type JsonEvent } from '../json-lines.js'
 
 const BIN = fileURLToPath(new URL('../../bin/sealwire.ts', import.meta.url))
-type Event = Record<string, unknown> & { event: string }
+type Event = JsonEvent
 
 function env (home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, SEALWIRE_HOME: home, ...extra }
@@ -25,44 +26,11 @@ async function run (home: string, args: string[], extra: Record<string, string> 
   return { status, events, stderr, stdout }
 }
 
-class Chat {
-  readonly events: Event[] = []
-  readonly #waiters: Array<{ match: (e: Event) => boolean, resolve: (e: Event) => void }> = []
-  readonly proc: ChildProcessWithoutNullStreams
-  readonly exited: Promise<number | null>
-
-  constructor (t: Test, home: string, args: string[], extra: Record<string, string> = {}) {
-    this.proc = spawn(process.execPath, ['--import', 'tsx', BIN, 'chat', '--json', ...args], { env: env(home, extra) })
-    let buffer = ''
-    this.proc.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString()
-      let nl
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl)
-        buffer = buffer.slice(nl + 1)
-        if (!line.startsWith('{')) continue
-        const event = JSON.parse(line) as Event
-        const i = this.#waiters.findIndex((w) => w.match(event))
-        if (i >= 0) this.#waiters.splice(i, 1)[0]?.resolve(event)
-        else this.events.push(event)
-      }
-    })
-    this.exited = new Promise((resolve) => this.proc.on('exit', resolve))
-    t.teardown(() => { this.proc.kill() })
-  }
-
-  async next (match: (e: Event) => boolean, ms = 15_000): Promise<Event> {
-    const i = this.events.findIndex(match)
-    if (i >= 0) return this.events.splice(i, 1)[0] as Event
-    return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no event within ${ms} ms; saw ${JSON.stringify(this.events)}`)), ms)
-      this.#waiters.push({ match, resolve: (e) => { clearTimeout(timer); resolve(e) } })
-    })
-  }
-
-  send (request: Record<string, unknown>): void {
-    this.proc.stdin.write(`${JSON.stringify(request)}\n`)
-  }
+/** The terminal client in --json mode, ended when the test ends. */
+function chat (t: Test, home: string, args: string[], extra: Record<string, string> = {}): JsonLines & { exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', BIN, 'chat', '--json', ...args], { env: env(home, extra) })
+  t.teardown(() => { proc.kill() })
+  return Object.assign(new JsonLines(proc), { exited: new Promise<number | null>((resolve) => proc.on('exit', resolve)) })
 }
 
 t.test('slash commands and server addresses are read as users write them', async (t) => {
@@ -92,8 +60,8 @@ t.test('keygen, register and two users chatting through --json', async (t) => {
   t.equal(again.status, 1, 'an existing key file is not overwritten')
   t.match(again.stderr, /exists/)
 
-  const alice = new Chat(t, home, ['--user', 'alice', '--server', server])
-  const bob = new Chat(t, home, ['--user', 'bob', '--server', server])
+  const alice = chat(t, home, ['--user', 'alice', '--server', server])
+  const bob = chat(t, home, ['--user', 'bob', '--server', server])
   await alice.next((e) => e.event === 'connected')
   await bob.next((e) => e.event === 'connected')
 
@@ -115,7 +83,7 @@ t.test('keygen, register and two users chatting through --json', async (t) => {
   t.equal(a.safety_number, b.safety_number)
   alice.send({ cmd: 'dm', to: 'nobody', text: 'x' })
   t.match(await alice.next((e) => e.event === 'error'), { code: 'unknown_user' })
-  alice.proc.stdin.write('not json\n')
+  alice.proc.stdin?.write('not json\n')
   t.match(await alice.next((e) => e.event === 'error'), { code: 'invalid_json' })
 
   alice.send({ cmd: 'quit' })
@@ -132,7 +100,7 @@ t.test('the seed\'s variables: WS_USER_ID, WS_PRIVATE_KEY, WS_SERVER_URL', async
   t.equal(printed.status, 0)
   const vars = Object.fromEntries(printed.stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)))
   t.match(vars, { WS_USER_ID: 'carol', WS_USERNAME: 'carol', WS_PRIVATE_KEY: /^[A-Za-z0-9+/]{86}==$/ })
-  const carol = new Chat(t, home, ['--register'], { ...vars, WS_SERVER_URL: server.replace('http', 'ws') + '/ws' })
+  const carol = chat(t, home, ['--register'], { ...vars, WS_SERVER_URL: server.replace('http', 'ws') + '/ws' })
   t.match(await carol.next((e) => e.event === 'registered'), { user_id: 'carol' })
   await carol.next((e) => e.event === 'connected')
   carol.send({ cmd: 'all', text: 'hello from a container' })

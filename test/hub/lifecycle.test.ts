@@ -1,15 +1,14 @@
 import { join } from 'node:path'
 import Fastify from 'fastify'
-import fp from 'fastify-plugin'
 import t from 'tap'
-import sealwire, { loadConfig, serverOptions } from '../../app.js'
-import { logCapture, registerAndLogin, tempDir, TEST_JWT_SECRET } from '../helper.js'
+import { loadConfig, serverOptions } from '../../app.js'
+import { logCapture, tempDir, registerAndLogin, sealwireUnencapsulated, TEST_JWT_SECRET } from '../helper.js'
 import { direct, idOf, listen, TestClient } from '../ws-client.js'
 
 async function start (dbPath: string, stream?: NodeJS.WritableStream) {
   const options = serverOptions(loadConfig({ LOG_LEVEL: 'info' }))
   const app = Fastify(stream === undefined ? {} : { ...options, logger: { ...(options.logger as object), stream } })
-  await app.register(fp(sealwire), { env: {}, config: { DB_PATH: dbPath, JWT_SECRET: TEST_JWT_SECRET, MESSAGE_RATE_LIMIT: 10_000, MESSAGE_BURST_LIMIT: 10_000 } })
+  await app.register(sealwireUnencapsulated, { env: {}, config: { DB_PATH: dbPath, JWT_SECRET: TEST_JWT_SECRET, MESSAGE_RATE_LIMIT: 10_000, MESSAGE_BURST_LIMIT: 10_000 } })
   const url = await listen(app)
   return { app, url }
 }
@@ -65,7 +64,7 @@ t.test('the WebSocket token never reaches a log line', async (t) => {
 t.test('a slow reader is closed when its send buffer passes the bound; its messages stay pending', async (t) => {
   const dbPath = join(tempDir(t), 'slow.db')
   const app = Fastify()
-  await app.register(fp(sealwire), { env: {}, config: { DB_PATH: dbPath, JWT_SECRET: TEST_JWT_SECRET, MESSAGE_RATE_LIMIT: 100_000, MESSAGE_BURST_LIMIT: 100_000, SEND_BUFFER_LIMIT_BYTES: 65536, MAX_MESSAGE_BYTES: 65536 } })
+  await app.register(sealwireUnencapsulated, { env: {}, config: { DB_PATH: dbPath, JWT_SECRET: TEST_JWT_SECRET, MESSAGE_RATE_LIMIT: 100_000, MESSAGE_BURST_LIMIT: 100_000, SEND_BUFFER_LIMIT_BYTES: 65536, MAX_MESSAGE_BYTES: 65536 } })
   const url = await listen(app)
   t.teardown(() => app.close())
   const alice = await registerAndLogin(app, 'alice')

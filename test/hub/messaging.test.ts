@@ -41,7 +41,7 @@ t.test('messages arrive in the order they were sent', async (t) => {
   const { alice, bob, connect } = await setup(t)
   const a = await connect(alice)
   const b = await connect(bob)
-  const sent = Array.from({ length: 50 }, (_, i) => direct(alice.id, 'bob', { content: Buffer.from(`m${i}`).toString('base64') }))
+  const sent = Array.from({ length: 50 }, (_, i) => direct(alice.id, 'bob', { content: Buffer.from(`message number ${i}, padded to a tag`).toString('base64') }))
   for (const m of sent) a.send(m)
   const got: string[] = []
   for (let i = 0; i < sent.length; i++) got.push(idOf(await b.next((f) => f.header.message_type === 'direct')))

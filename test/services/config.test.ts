@@ -2,11 +2,14 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { ConfigError, loadConfig, parseAddress } from '../../services/config.js'
+import { tempDir } from '../helper.js'
 
 t.test('defaults need no environment at all', async (t) => {
-  const config = loadConfig({})
-  t.equal(config.SERVER_ADDR, ':3000')
-  t.same(config.listen, { host: '0.0.0.0', port: 3000 })
+  const config = loadConfig({}, {}, tempDir(t))
+  t.equal(config.SERVER_ADDR, undefined)
+  t.same(config.listen, { host: '0.0.0.0', port: 3000 }, ':3000 without TLS')
+  t.equal(config.tls, null)
+  t.equal(config.httpRedirect, null)
   t.equal(config.DB_PATH, './data/sealwire.db')
   t.equal(config.MESSAGE_RATE_LIMIT, 5)
   t.equal(config.MESSAGE_BURST_LIMIT, 10)

@@ -1,0 +1,42 @@
+import type { FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { Analytics } from '../services/analytics.js'
+import { AdminRequiredError } from '../services/errors.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** sessions, message counts, delivery latency and active users, recorded from hub events */
+    analytics: Analytics
+    /** onRequest hook for admin routes: a valid token of a user listed in ADMIN_USERS, else 401 / 403 */
+    requireAdmin: (request: FastifyRequest) => Promise<void>
+  }
+}
+
+export default fp(async (fastify) => {
+  const { config, hub } = fastify
+  const analytics = new Analytics({
+    db: fastify.db,
+    live: () => ({ connections: hub.connectionCount(), onlineUsers: hub.onlineUsers().length }),
+    closing: () => hub.closing,
+    retentionDays: config.ANALYTICS_RETENTION_DAYS,
+    log: fastify.log
+  })
+  fastify.decorate('analytics', analytics)
+
+  // user ids are unique without regard to case, so ADMIN_USERS is compared the same way
+  const admins = new Set(config.adminUsers.map((u) => u.toLowerCase()))
+  fastify.decorate('requireAdmin', async (request: FastifyRequest): Promise<void> => {
+    await fastify.authenticate(request)
+    if (!admins.has(request.user.sub.toLowerCase())) throw new AdminRequiredError()
+  })
+
+  if (!config.ANALYTICS_ENABLED) return
+  await analytics.start(config.ANALYTICS_FLUSH_MS)
+  // a listener runs on the delivery path: record() only touches memory, the timer writes
+  hub.onEvent((event) => analytics.record(event))
+  // onClose hooks run last-registered first, so this one writes before the db plugin closes the database;
+  // by then the hub's preClose has ended every connection
+  fastify.addHook('onClose', async () => {
+    await analytics.close()
+  })
+}, { name: 'sealwire-analytics', dependencies: ['sealwire-config', 'sealwire-db', 'sealwire-auth', 'sealwire-hub'] })

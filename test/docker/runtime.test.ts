@@ -1,0 +1,156 @@
+// Reproduces the image's runtime stage on this machine (there is no container engine here): the build
+// context as .dockerignore leaves it, the build, `npm ci --omit=dev`, the server started as the image's CMD
+// with the compose file's environment and generate-keys.sh's output, its HEALTHCHECK, and two terminal
+// clients started as compose starts them, exchanging a message.
+import { execFileSync, spawn } from 'node:child_process'
+import { cpSync, existsSync, readFileSync, symlinkSync } from 'node:fs'
+import { get as httpsGet } from 'node:https'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { parse } from 'yaml'
+import { tempDir } from '../helper.js'
+import { JsonLines } from '../json-lines.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+
+interface ComposeService { environment?: Record<string, string>, command?: string[] }
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+function dockerfile (): { cmd: string[], healthcheck: string[] } {
+  const text = readFileSync(join(root, 'docker/Dockerfile'), 'utf8')
+  const json = (re: RegExp): string[] => JSON.parse((re.exec(text) as RegExpExecArray)[1] as string) as string[]
+  return { cmd: json(/^CMD (\[.*\])$/m), healthcheck: json(/^HEALTHCHECK .* CMD (\[.*\])$/m) }
+}
+
+function interpolate (env: Record<string, string>, vars: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{(\w+)(:\?[^}]*)?\}/g, (_, name: string) => vars[name] ?? '')]))
+}
+
+function sh (cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): void {
+  execFileSync(cmd, args, { cwd, env, stdio: 'pipe', timeout: 300_000 })
+}
+
+t.test('the image\'s runtime stage, reproduced: production dependencies only, TLS, healthcheck, two clients', async (t) => {
+  const work = tempDir(t)
+  const src = join(work, 'src')
+  const app = join(work, 'app')
+
+  // stage 1: the build context (what .dockerignore leaves), built with the dependencies already installed here
+  sh('bash', ['-c', `mkdir -p "${src}" && tar -c --exclude-from=.dockerignore . | tar -x -C "${src}"`], root)
+  t.notOk(existsSync(join(src, 'node_modules')), '.dockerignore keeps node_modules out of the context')
+  t.notOk(existsSync(join(src, '.git')), 'and .git')
+  symlinkSync(join(root, 'node_modules'), join(src, 'node_modules'))
+  sh('npm', ['run', 'build', '--silent'], src)
+
+  // stage 2: production dependencies only, the compiled native module reused
+  cpSync(join(src, 'package.json'), join(app, 'package.json'))
+  cpSync(join(src, 'package-lock.json'), join(app, 'package-lock.json'))
+  sh('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--ignore-scripts'], app)
+  cpSync(join(root, 'node_modules/better-sqlite3/build'), join(app, 'node_modules/better-sqlite3/build'), { recursive: true })
+  for (const dev of ['typescript', 'tap', 'esbuild', 'tsx']) t.notOk(existsSync(join(app, 'node_modules', dev)), `no ${dev} in the image`)
+
+  // stage 3: the runtime files
+  cpSync(join(src, 'dist'), join(app, 'dist'), { recursive: true })
+
+  // generate-keys.sh writes what compose reads
+  const keys = join(work, 'keys')
+  sh('bash', [join(root, 'docker/generate-keys.sh')], root, { ...process.env, OUT_DIR: keys })
+  const dotenv = Object.fromEntries(readFileSync(join(keys, '.env'), 'utf8').split('\n').filter((l) => /^\w+=/.test(l)).map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]))
+  t.ok(dotenv.JWT_SECRET !== undefined && dotenv.JWT_SECRET.length >= 32)
+
+  const compose = parse(readFileSync(join(root, 'docker/compose.yaml'), 'utf8')) as { services: Record<string, ComposeService> }
+  const port = await freePort()
+  const paths = (v: string): string => v.replace('/app/tls', join(keys, 'tls')).replace('/app/data', join(work, 'data'))
+  const serverEnv = Object.fromEntries(Object.entries(interpolate(compose.services.server?.environment ?? {}, dotenv)).map(([k, v]) => [k, paths(v)]))
+  const env: Record<string, string | undefined> = { PATH: process.env.PATH, ...serverEnv, SERVER_ADDR: `127.0.0.1:${port}`, LOG_LEVEL: 'warn' }
+  t.equal(env.NODE_ENV, 'production')
+
+  const { cmd, healthcheck } = dockerfile()
+  const server = spawn(cmd[0] as string, cmd.slice(1), { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let serverLog = ''
+  server.stderr.on('data', (c: Buffer) => { serverLog += c.toString() })
+  server.stdout.on('data', (c: Buffer) => { serverLog += c.toString() })
+  const serverExit = new Promise<number | null>((resolve) => server.on('exit', resolve))
+  t.teardown(() => { server.kill('SIGKILL') })
+
+  let healthy = false
+  for (let i = 0; i < 100 && !healthy; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    try {
+      sh(healthcheck[0] as string, healthcheck.slice(1), app, env)
+      healthy = true
+    } catch {}
+  }
+  t.ok(healthy, `the HEALTHCHECK passes over HTTPS ${healthy ? '' : serverLog}`)
+  // without esbuild in the image, the pages are what `npm run build` wrote
+  for (const path of ['/', '/dashboard', '/dashboard/app.js']) {
+    const status = await new Promise<number>((resolve) => {
+      httpsGet({ host: '127.0.0.1', port, path, rejectUnauthorized: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0) }).on('error', () => resolve(0))
+    })
+    t.equal(status, 200, `GET ${path} is served`)
+  }
+
+  const clients: Record<string, JsonLines> = {}
+  for (const name of ['client-alice', 'client-bob']) {
+    const service = compose.services[name] as ComposeService
+    const clientEnv = interpolate(service.environment ?? {}, dotenv)
+    const child = spawn(service.command?.[0] as string, [...(service.command?.slice(1) ?? []), '--json'], {
+      cwd: app,
+      env: { PATH: process.env.PATH, ...clientEnv, WS_SERVER_URL: (clientEnv.WS_SERVER_URL ?? '').replace('server:3000', `127.0.0.1:${port}`), SEALWIRE_HOME: join(work, name) },
+      stdio: ['pipe', 'pipe', 'pipe']
+    })
+    t.teardown(() => { child.kill('SIGKILL') })
+    clients[name] = new JsonLines(child)
+  }
+  const alice = clients['client-alice'] as JsonLines
+  const bob = clients['client-bob'] as JsonLines
+  t.match(await alice.next((e) => e.event === 'registered'), { user_id: 'alice' }, 'alice registers with the key from .env')
+  t.match(await bob.next((e) => e.event === 'registered'), { user_id: 'bob' })
+  await alice.next((e) => e.event === 'connected')
+  await bob.next((e) => e.event === 'connected')
+  alice.send({ cmd: 'dm', to: 'bob', text: 'hello from the alice container' })
+  t.match(await bob.next((e) => e.event === 'message'), { from: 'alice', text: 'hello from the alice container' }, 'an encrypted message over WSS')
+  await alice.next((e) => e.event === 'delivered')
+
+  for (const c of [alice, bob]) c.proc.stdin?.write('{"cmd":"quit"}\n')
+  server.kill('SIGTERM')
+  t.equal(await serverExit, 0, 'SIGTERM stops the server cleanly')
+})
+
+const hasCompose = (() => {
+  try {
+    execFileSync('docker-compose', ['version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+t.test('docker-compose validates the compose file with generate-keys.sh\'s .env', {
+  skip: hasCompose ? false : 'docker-compose is not installed (apt-get install docker-compose; .ci/run does)'
+}, async (t) => {
+  const keys = tempDir(t)
+  sh('bash', [join(root, 'docker/generate-keys.sh')], root, { ...process.env, OUT_DIR: keys })
+  const out = execFileSync('docker-compose', ['-f', join(root, 'docker/compose.yaml'), '--env-file', join(keys, '.env'), 'config'], { encoding: 'utf8' })
+  const config = parse(out) as { services: Record<string, { environment?: Record<string, string> }> }
+  t.same(Object.keys(config.services).sort(), ['client-alice', 'client-bob', 'server'])
+  t.match(config.services.server?.environment, { NODE_ENV: 'production', TLS_CERT: '/app/tls/server.crt' })
+  t.ok((config.services['client-alice']?.environment?.WS_PRIVATE_KEY ?? '').length > 80, 'the key from .env is filled in')
+  let refused = ''
+  try {
+    execFileSync('docker-compose', ['-f', join(root, 'docker/compose.yaml'), 'config'], { encoding: 'utf8', stdio: 'pipe', env: { PATH: process.env.PATH }, cwd: keys })
+  } catch (err) {
+    refused = String((err as { stderr?: string }).stderr)
+  }
+  t.match(refused, /run docker\/generate-keys.sh first/, 'without .env it says what to do')
+})
