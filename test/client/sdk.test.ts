@@ -16,6 +16,16 @@ function client (t: Test, url: string, userId: string, store = new MemoryStore()
   return c
 }
 
+/** alice and bob registered, alice connected. */
+async function aliceAndBob (t: Test, url: string): Promise<{ alice: SealwireClient, bob: SealwireClient }> {
+  const alice = client(t, url, 'alice')
+  const bob = client(t, url, 'bob')
+  await alice.register()
+  await bob.register()
+  await alice.connect()
+  return { alice, bob }
+}
+
 function collect<T> (c: SealwireClient, event: 'message' | 'rejected'): T[] {
   const items: T[] = []
   c.on(event, (item) => { items.push(item as T) })
@@ -60,11 +70,7 @@ t.test('two SDK clients exchange encrypted messages both ways; delivered receipt
 
 t.test('broadcasts reach the others; offline delivery on connect; the sender reads its history', async (t) => {
   const { url } = await server(t)
-  const alice = client(t, url, 'alice')
-  const bob = client(t, url, 'bob')
-  await alice.register()
-  await bob.register()
-  await alice.connect()
+  const { alice, bob } = await aliceAndBob(t, url)
   const first = await alice.sendDirect('bob', 'while you were away')
   const second = await alice.sendDirect('bob', 'and another')
   const toBob = collect<DirectMessage>(bob, 'message')
@@ -86,11 +92,7 @@ t.test('broadcasts reach the others; offline delivery on connect; the sender rea
 
 t.test('a message altered in the database is detected and not shown', async (t) => {
   const { app, url } = await server(t)
-  const alice = client(t, url, 'alice')
-  const bob = client(t, url, 'bob')
-  await alice.register()
-  await bob.register()
-  await alice.connect()
+  const { alice, bob } = await aliceAndBob(t, url)
   const fields: Array<[string, (e: { header: Record<string, string>, body: Record<string, string> }) => void]> = [
     ['ciphertext', (e) => { e.body.content = flip(e.body.content as string) }],
     ['nonce', (e) => { e.header.encryption_nonce = flip(e.header.encryption_nonce as string) }],
@@ -173,11 +175,7 @@ t.test('a replayed message is dropped by the client', async (t) => {
 
 t.test('the client reconnects by itself and gets what arrived meanwhile', async (t) => {
   const { app, url } = await server(t)
-  const alice = client(t, url, 'alice')
-  const bob = client(t, url, 'bob')
-  await alice.register()
-  await bob.register()
-  await alice.connect()
+  const { alice, bob } = await aliceAndBob(t, url)
   await bob.connect()
   const shown = collect<DirectMessage>(bob, 'message')
   let reconnected = false
@@ -191,11 +189,7 @@ t.test('the client reconnects by itself and gets what arrived meanwhile', async 
 
 t.test('a listener that fails leaves the message unacknowledged, to come again', async (t) => {
   const { app, url } = await server(t)
-  const alice = client(t, url, 'alice')
-  const bob = client(t, url, 'bob')
-  await alice.register()
-  await bob.register()
-  await alice.connect()
+  const { alice, bob } = await aliceAndBob(t, url)
   bob.on('message', () => { throw new Error('disk full') })
   const errors: string[] = []
   bob.on('error', (e) => { errors.push(e.code) })
