@@ -6,9 +6,6 @@ export const RESERVED_USER_IDS: ReadonlySet<string> = new Set(['server', '*'])
 export const UserId = Type.String({ pattern: USER_ID_PATTERN, description: 'user id: 3 to 32 of A-Z a-z 0-9 _ . - starting with a letter or digit' })
 /** 1 to 64 characters (code points), no control characters and no lone surrogates (not storable as UTF-8). */
 export const Username = Type.String({ pattern: '^[^\\p{Cc}\\p{Cs}]{1,64}$', description: '1 to 64 characters, no control characters' })
-/** RFC 4648 standard alphabet with padding, any length. Canonical trailing bits are checked on decode. */
-export const Base64 = Type.String({ pattern: '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$' })
-
 /** A pattern that admits exactly the canonical base64 text of `bytes` bytes (unused trailing bits zero). */
 export function base64Pattern (bytes: number): string {
   const full = Math.floor(bytes / 3) * 4

@@ -7,11 +7,6 @@ export const CHALLENGE_TTL_MS = 60_000
 /** Outstanding challenges kept per user; older ones are dropped when a new one is issued. */
 const MAX_PER_USER = 5
 
-export interface ConsumedChallenge {
-  user_id: string
-  expires_at: string
-}
-
 /** One-time login challenges, kept in the database so they survive restarts and serve several nodes. */
 export class ChallengeStore {
   readonly #db: Kysely<Database>

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, Migrator, SqliteDialect, type Generated, type Insertable, type Selectable, type SqliteDatabase } from 'kysely'
+import { Kysely, Migrator, SqliteDialect, type Generated, type Selectable, type SqliteDatabase } from 'kysely'
 import { migrations } from '../migrations/index.js'
 
 export interface UsersTable {
@@ -65,9 +65,7 @@ export interface Database {
 }
 
 export type User = Selectable<UsersTable>
-export type NewUser = Insertable<UsersTable>
 export type StoredMessage = Selectable<MessagesTable>
-export type NewMessage = Insertable<MessagesTable>
 
 export type Synchronous = 'FULL' | 'NORMAL'
 

@@ -1,5 +1,5 @@
 import { createPublicKey, verify as opensslVerify, type KeyObject } from 'node:crypto'
-import { decodeBase64 } from './encoding.js'
+import { fromBase64 as decodeBase64 } from './protocol/base64.js'
 import { isValidIdentityKey } from './protocol/signature.js'
 
 export { isValidIdentityKey }

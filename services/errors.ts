@@ -13,7 +13,6 @@ export const ForbiddenError = createError<'forbidden', 403, [string]>('forbidden
 export const NotFoundError = createError('not_found', 'route not found', 404)
 export const RateLimitedError = createError<'rate_limited', 429, [string]>('rate_limited', 'too many requests, retry in %s', 429)
 export const UnavailableError = createError<'unavailable', 503, [string]>('unavailable', '%s', 503)
-export const InternalError = createError('internal', 'internal server error', 500)
 
 export const IpBlockedError = createError('ip_blocked', 'too many failed attempts from this address; try again later', 403)
 export const TooManyConnectionsError = createError('too_many_connections', 'too many open connections for this user', 429)

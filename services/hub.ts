@@ -74,7 +74,6 @@ export const CLOSE = {
   goingAway: 1001,
   unsupported: 1003,
   policy: 1008,
-  tooBig: 1009,
   tryAgainLater: 1013
 } as const
 

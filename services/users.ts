@@ -4,7 +4,7 @@ import type { PublicUser, RegisterBody } from '../schemas/auth.js'
 import { RESERVED_USER_IDS } from '../schemas/common.js'
 import type { Database, User } from './database.js'
 import type { Ed25519Verifier } from './ed25519.js'
-import { decodeBase64 } from './encoding.js'
+import { fromBase64 as decodeBase64 } from './protocol/base64.js'
 import { InvalidKeyError, InvalidKeySignatureError, InvalidRequestError, UnknownUserError, UserExistsError } from './errors.js'
 import { x25519KeySigningInput } from './protocol/signing.js'
 

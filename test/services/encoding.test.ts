@@ -1,6 +1,6 @@
 import t from 'tap'
 import { base64Pattern } from '../../schemas/common.js'
-import { decodeBase64, encodeBase64 } from '../../services/encoding.js'
+import { fromBase64 as decodeBase64, toBase64 as encodeBase64 } from '../../services/protocol/base64.js'
 
 t.test('strict base64 decoding', async (t) => {
   const key = Buffer.alloc(32, 0xab).toString('base64')
