@@ -20,13 +20,18 @@ export interface DashboardAssets {
 }
 
 // The sources sit in dashboard/ at the package root: one level up from services/ when run from the
-// TypeScript sources, two from dist/services/ when run compiled.
+// TypeScript sources, two from dist/services/ when run compiled. `npm run build` writes the bundled page to
+// dist/dashboard/, one level up from dist/services/.
+const CANDIDATES = ['../dashboard/', '../../dashboard/'].map((up) => fileURLToPath(new URL(up, import.meta.url)))
+
 function sourceDir (): string {
-  for (const up of ['../dashboard/', '../../dashboard/']) {
-    const dir = fileURLToPath(new URL(up, import.meta.url))
-    if (existsSync(`${dir}index.html`)) return dir
-  }
-  throw new Error('the dashboard sources (dashboard/index.html) are not installed')
+  const dir = CANDIDATES.find((d) => existsSync(`${d}main.ts`) && existsSync(`${d}index.html`))
+  if (dir === undefined) throw new Error('the dashboard sources (dashboard/main.ts) are not installed')
+  return dir
+}
+
+function builtDir (): string | undefined {
+  return CANDIDATES.find((d) => existsSync(`${d}app.js`) && existsSync(`${d}index.html`))
 }
 
 function asset (body: Buffer, type: string): Asset {
@@ -72,10 +77,10 @@ export async function writeDashboard (outDir: string): Promise<void> {
 }
 
 async function bundle (): Promise<DashboardAssets> {
-  const dir = sourceDir()
   // installed without development dependencies, the bundle written by `npm run build` is all there is
-  const prebuilt = `${dir}app.js`
-  const script = existsSync(prebuilt) ? await readFile(prebuilt) : await bundleScript(dir)
+  const built = builtDir()
+  const dir = built ?? sourceDir()
+  const script = built !== undefined ? await readFile(`${built}app.js`) : await bundleScript(dir)
   const jsAsset = asset(script, 'text/javascript; charset=utf-8')
   const cssAsset = asset(await readFile(`${dir}style.css`), 'text/css; charset=utf-8')
   const version = (a: Asset): string => a.etag.slice(1, 13)
