@@ -3,6 +3,7 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyPluginAsync, FastifyServerOptions } from 'fastify'
 import analyticsPlugin from './plugins/analytics.js'
 import authPlugin from './plugins/auth.js'
+import clusterPlugin from './plugins/cluster.js'
 import configPlugin, { type ConfigPluginOptions } from './plugins/config.js'
 import cryptoPlugin from './plugins/crypto.js'
 import dbPlugin from './plugins/db.js'
@@ -37,6 +38,7 @@ const sealwire: FastifyPluginAsync<SealwireOptions> = async (fastify, opts) => {
   await fastify.register(securityPlugin)
   await fastify.register(httpsRedirectPlugin)
   await fastify.register(dbPlugin)
+  await fastify.register(clusterPlugin)
   await fastify.register(cryptoPlugin)
   await fastify.register(authPlugin)
   await fastify.register(rateLimitPlugin)

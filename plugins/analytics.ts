@@ -16,6 +16,7 @@ export default fp(async (fastify) => {
   const { config, hub } = fastify
   const analytics = new Analytics({
     db: fastify.db,
+    instanceId: fastify.cluster.nodeId,
     live: () => ({ connections: hub.connectionCount(), onlineUsers: hub.onlineUsers().length }),
     closing: () => hub.closing,
     retentionDays: config.ANALYTICS_RETENTION_DAYS,
@@ -39,4 +40,4 @@ export default fp(async (fastify) => {
   fastify.addHook('onClose', async () => {
     await analytics.close()
   })
-}, { name: 'sealwire-analytics', dependencies: ['sealwire-config', 'sealwire-db', 'sealwire-auth', 'sealwire-hub'] })
+}, { name: 'sealwire-analytics', dependencies: ['sealwire-config', 'sealwire-db', 'sealwire-cluster', 'sealwire-auth', 'sealwire-hub'] })

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Compile } from 'typebox/compile'
 import { TokenClaims, type TokenResponse } from '../schemas/auth.js'
-import { ChallengeStore } from '../services/challenges.js'
+import type { Challenges } from '../services/challenges.js'
 import { Revocations } from '../services/revocations.js'
 import { AuthenticationFailedError, InvalidTokenError } from '../services/errors.js'
 import { loginSigningInput } from '../services/protocol/signing.js'
@@ -20,12 +20,14 @@ declare module '@fastify/jwt' {
 declare module 'fastify' {
   interface FastifyInstance {
     users: UserStore
-    challenges: ChallengeStore
+    challenges: Challenges
     revocations: Revocations
     /** preHandler for bearer routes: sets request.user or answers 401 */
     authenticate: (request: FastifyRequest) => Promise<void>
     /** checks a session token from anywhere (the WebSocket query string, say) */
-    verifyToken: (token: string) => TokenClaims
+    verifyToken: (token: string) => Promise<TokenClaims>
+    /** refuses the token on every node from now on and closes the connections opened with it */
+    revokeToken: (claims: TokenClaims) => Promise<void>
     issueToken: (userId: string) => TokenResponse
     /** answers a challenge; the challenge is consumed whatever the outcome */
     login: (userId: string, challenge: string, signature: string) => Promise<TokenResponse>
@@ -43,10 +45,13 @@ export default fp(async (fastify) => {
     decode: { complete: false }
   })
 
+  const { relay, challenges } = fastify.cluster
   const users = new UserStore(fastify.db, fastify.ed25519)
-  const challenges = new ChallengeStore(fastify.db)
-  const revocations = new Revocations(fastify.db)
+  const revocations = new Revocations(fastify.db, { shared: relay.state !== 'local' })
   await revocations.load()
+  relay.onDelivery((delivery) => {
+    if (delivery.kind === 'revoke') revocations.remember(delivery.jti, delivery.expires_at_ms)
+  })
   fastify.decorate('users', users)
   fastify.decorate('challenges', challenges)
   fastify.decorate('revocations', revocations)
@@ -54,25 +59,30 @@ export default fp(async (fastify) => {
   sweep.unref()
   fastify.addHook('onClose', async () => clearInterval(sweep))
 
-  function checkClaims (claims: unknown): TokenClaims {
-    if (!claimsValidator.Check(claims) || revocations.isRevoked(claims.jti)) throw new InvalidTokenError()
+  async function checkClaims (claims: unknown): Promise<TokenClaims> {
+    if (!claimsValidator.Check(claims) || await revocations.isRevoked(claims.jti)) throw new InvalidTokenError()
     return claims
   }
 
-  fastify.decorate('verifyToken', (token: string): TokenClaims => {
+  fastify.decorate('verifyToken', async (token: string): Promise<TokenClaims> => {
     let claims: unknown
     try {
       claims = fastify.jwt.verify(token)
     } catch {
       throw new InvalidTokenError()
     }
-    return checkClaims(claims)
+    return await checkClaims(claims)
+  })
+
+  fastify.decorate('revokeToken', async ({ jti, sub, exp }: TokenClaims): Promise<void> => {
+    await revocations.revoke(jti, sub, exp * 1000)
+    relay.toAll({ kind: 'revoke', jti, expires_at_ms: exp * 1000 })
   })
 
   fastify.decorate('authenticate', async (request: FastifyRequest): Promise<void> => {
     try {
       await request.jwtVerify()
-      checkClaims(request.user)
+      await checkClaims(request.user)
     } catch {
       fastify.audit({ event: 'token_refused', ip: request.ip, detail: { route: request.routeOptions.url ?? request.url.split('?')[0] ?? '' } })
       fastify.ipGuard.failure(request.ip)
@@ -95,4 +105,4 @@ export default fp(async (fastify) => {
     }
     return fastify.issueToken(userId)
   })
-}, { name: 'sealwire-auth', dependencies: ['sealwire-config', 'sealwire-security', 'sealwire-db', 'sealwire-crypto'] })
+}, { name: 'sealwire-auth', dependencies: ['sealwire-config', 'sealwire-security', 'sealwire-db', 'sealwire-cluster', 'sealwire-crypto'] })

@@ -25,8 +25,10 @@ export default fp(async (fastify) => {
   const { config } = fastify
   const messages = new MessageStore(fastify.db)
   const commands = new CommandRegistry(config.COMMAND_TIMEOUT_MS)
+  const { relay } = fastify.cluster
   const hub = new Hub({
     store: messages,
+    relay,
     users: fastify.users,
     verifier: fastify.ed25519,
     buckets: new TokenBuckets(config.MESSAGE_RATE_LIMIT, config.MESSAGE_BURST_LIMIT),
@@ -49,8 +51,8 @@ export default fp(async (fastify) => {
     handler: () => ({ name: 'sealwire', version: VERSION, protocol: 'sealwire/v1', uptime_s: Math.round((Date.now() - startedAt) / 1000), time: new Date().toISOString() })
   })
   commands.register('user_count', {
-    description: 'registered and online users',
-    handler: async () => ({ registered: await fastify.users.count(), online: hub.onlineUsers().length })
+    description: 'registered users, and users online on any node',
+    handler: async () => ({ registered: await fastify.users.count(), online: (await relay.online()).length })
   })
   commands.register('list_commands', { description: 'the commands this server runs', handler: () => commands.list() })
 
@@ -81,4 +83,4 @@ export default fp(async (fastify) => {
     }
   })
   fastify.addHook('onReady', async () => hub.startHeartbeat(config.HEARTBEAT_MS))
-}, { name: 'sealwire-hub', dependencies: ['sealwire-config', 'sealwire-security', 'sealwire-db', 'sealwire-crypto', 'sealwire-auth'] })
+}, { name: 'sealwire-hub', dependencies: ['sealwire-config', 'sealwire-security', 'sealwire-db', 'sealwire-cluster', 'sealwire-crypto', 'sealwire-auth'] })

@@ -32,6 +32,10 @@ export default fp(async (fastify) => {
 
   gauge('sealwire_connections', 'Open WebSocket connections.', () => hub.connectionCount())
   gauge('sealwire_online_users', 'Users with at least one open WebSocket connection.', () => hub.onlineUsers().length)
+  const { relay } = fastify.cluster
+  if (relay.state !== 'local') {
+    gauge('sealwire_redis_up', 'With REDIS_URL: 1 while Redis is reachable, 0 while this node serves its own users alone.', () => relay.state === 'ok' ? 1 : 0)
+  }
   const sessions = new Counter({ name: 'sealwire_sessions_total', help: 'WebSocket sessions opened.', registers })
   const sessionDuration = new Histogram({
     name: 'sealwire_session_duration_seconds',
@@ -139,4 +143,4 @@ export default fp(async (fastify) => {
     const route = request.routeOptions.url ?? '(unmatched)'
     httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000)
   })
-}, { name: 'sealwire-metrics', dependencies: ['sealwire-config', 'sealwire-hub', 'sealwire-analytics'] })
+}, { name: 'sealwire-metrics', dependencies: ['sealwire-config', 'sealwire-cluster', 'sealwire-hub', 'sealwire-analytics'] })

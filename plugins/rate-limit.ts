@@ -12,8 +12,11 @@ declare module 'fastify' {
 export default fp(async (fastify) => {
   const { config } = fastify
   // Routes opt in with `config: { rateLimit }`; WebSocket messages have their own per-user bucket.
+  const { rateLimitStore } = fastify.cluster
   await fastify.register(fastifyRateLimit, {
     global: false,
+    // with several nodes the counters live in Redis: a client gets the limit once, not once per node
+    ...(rateLimitStore === undefined ? {} : { store: rateLimitStore }),
     errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
     onExceeded: (request) => {
       const counts = fastify.ipGuard.rateLimited(request.ip)
@@ -21,4 +24,4 @@ export default fp(async (fastify) => {
     }
   })
   fastify.decorate('authRateLimit', { max: config.AUTH_RATE_LIMIT_MAX, timeWindow: config.AUTH_RATE_LIMIT_WINDOW_MS })
-}, { name: 'sealwire-rate-limit', dependencies: ['sealwire-config', 'sealwire-security'] })
+}, { name: 'sealwire-rate-limit', dependencies: ['sealwire-config', 'sealwire-security', 'sealwire-cluster'] })

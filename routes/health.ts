@@ -5,16 +5,24 @@ import { ErrorResponse } from '../schemas/common.js'
 import { UnavailableError } from '../services/errors.js'
 
 export const HealthResponse = Type.Object({
-  status: Type.Literal('ok'),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')], {
+    description: '`degraded`: Redis is out of reach; this node serves its own users alone and catches up by itself when it is back'
+  }),
   database: Type.Literal('ok'),
+  redis: Type.Union([Type.Literal('ok'), Type.Literal('unreachable'), Type.Literal('off')], { description: '`off` without REDIS_URL' }),
+  node: Type.String({ description: 'this server process, fresh at each start' }),
   uptime_s: Type.Number()
 })
 
 const routes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { relay, nodeId } = fastify.cluster
+
   fastify.get('/health', {
     schema: {
       tags: ['health'],
-      summary: 'Liveness and database check',
+      summary: 'Liveness, database and Redis check',
+      description: '503 when the database is unreachable. A node that cannot reach Redis still answers 200, `degraded`: ' +
+        'it keeps serving its own users, and taking it out of a load balancer because Redis is down would take every node out.',
       response: { 200: HealthResponse, 503: ErrorResponse }
     }
   }, async () => {
@@ -24,7 +32,14 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       fastify.log.error({ err }, 'health check: database unreachable')
       throw new UnavailableError('database unreachable')
     }
-    return { status: 'ok' as const, database: 'ok' as const, uptime_s: Math.round(process.uptime()) }
+    const redis = relay.state === 'local' ? 'off' as const : relay.state === 'ok' ? 'ok' as const : 'unreachable' as const
+    return {
+      status: redis === 'unreachable' ? 'degraded' as const : 'ok' as const,
+      database: 'ok' as const,
+      redis,
+      node: nodeId,
+      uptime_s: Math.round(process.uptime())
+    }
   })
 }
 

@@ -11,12 +11,12 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
     onRequest: fastify.authenticate,
     schema: {
       tags: ['messages'],
-      summary: 'Who is online',
+      summary: 'Who is online, on any node',
       security: bearer,
       response: { 200: ActiveUsersResponse, 401: ErrorResponse }
     }
   }, async () => {
-    const users = fastify.hub.onlineUsers().sort()
+    const users = (await fastify.cluster.relay.online()).sort()
     return { users, count: users.length }
   })
 

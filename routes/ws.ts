@@ -39,7 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       let claims
       try {
         if (token === undefined || token === '') throw new InvalidTokenError()
-        claims = fastify.verifyToken(token)
+        claims = await fastify.verifyToken(token)
       } catch (err) {
         fastify.audit({ event: 'token_refused', ip: request.ip, detail: { route: '/ws' } })
         fastify.ipGuard.failure(request.ip)

@@ -31,6 +31,26 @@ export const ConfigSchema = Type.Object({
   })),
   JWT_TTL: Type.Integer({ minimum: 60, maximum: 30 * 86400, default: 86400, description: 'token lifetime in seconds' }),
   DB_PATH: Type.String({ minLength: 1, default: './data/sealwire.db', description: 'SQLite file (folder created), or `:memory:`' }),
+  DATABASE_URL: Type.Optional(Type.String({
+    pattern: '^postgres(ql)?://',
+    description: 'PostgreSQL URL (`postgres://user:password@host:5432/db`); when set it is used instead of DB_PATH, and several nodes can share it'
+  })),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'PostgreSQL connections per node' }),
+  REDIS_URL: Type.Optional(Type.String({
+    pattern: '^rediss?://',
+    description: 'Redis URL (`redis://[:password@]host:6379[/db]`, `rediss://` for TLS); when set, nodes relay messages, presence and shared state through it'
+  })),
+  REDIS_KEY_PREFIX: Type.String({
+    pattern: '^[A-Za-z0-9:_.{}-]{1,64}$',
+    default: 'sealwire:',
+    description: 'prefix of every Redis key and channel, so that several deployments can share one Redis'
+  }),
+  CLUSTER_NODE_TTL_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 600000,
+    default: 15000,
+    description: 'with REDIS_URL: a node that has not renewed its entry for this long is taken for dead; its users go offline'
+  }),
   MESSAGE_RATE_LIMIT: Type.Number({ exclusiveMinimum: 0, maximum: 1e6, default: 5, description: 'WebSocket messages per second per user (token refill rate)' }),
   MESSAGE_BURST_LIMIT: Type.Integer({ minimum: 1, maximum: 1e6, default: 10, description: 'token bucket capacity per user' }),
   MAX_MESSAGE_BYTES: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 65536, description: 'largest WebSocket frame; larger closes with 1009' }),

@@ -5,10 +5,17 @@ import type { Database } from './database.js'
 
 export const CHALLENGE_TTL_MS = 60_000
 /** Outstanding challenges kept per user; older ones are dropped when a new one is issued. */
-const MAX_PER_USER = 5
+export const MAX_CHALLENGES_PER_USER = 5
 
-/** One-time login challenges, kept in the database so they survive restarts and serve several nodes. */
-export class ChallengeStore {
+/** One-time login challenges: issued for a user, consumed by the first answer whatever its outcome. */
+export interface Challenges {
+  issue: (userId: string) => Promise<ChallengeResponse>
+  /** Removes the challenge and says whether it was issued to `userId` and is still fresh. */
+  consume: (userId: string, challenge: string) => Promise<boolean>
+}
+
+/** Challenges kept in the database, so they survive restarts and serve every node that shares it. */
+export class ChallengeStore implements Challenges {
   readonly #db: Kysely<Database>
   readonly #now: () => number
 
@@ -25,7 +32,7 @@ export class ChallengeStore {
     await this.#db.transaction().execute(async (trx) => {
       await trx.deleteFrom('challenges').where('expires_at', '<=', nowIso).execute()
       const keep = trx.selectFrom('challenges').select('challenge').where('user_id', '=', userId)
-        .orderBy('created_at', 'desc').limit(MAX_PER_USER - 1)
+        .orderBy('created_at', 'desc').limit(MAX_CHALLENGES_PER_USER - 1)
       await trx.deleteFrom('challenges').where('user_id', '=', userId).where('challenge', 'not in', keep).execute()
       await trx.insertInto('challenges').values({ challenge, user_id: userId, expires_at: expiresAt, created_at: nowIso }).execute()
     })

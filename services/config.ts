@@ -5,7 +5,8 @@ import { Value } from 'typebox/value'
 import { ConfigSchema, type Config, type ConfigInput, type ConfigKey } from '../schemas/config.js'
 
 const KEYS = Object.keys(ConfigSchema.properties) as ConfigKey[]
-const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(['JWT_SECRET', 'METRICS_TOKEN'])
+// URLs may carry a password
+const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set(['JWT_SECRET', 'METRICS_TOKEN', 'DATABASE_URL', 'REDIS_URL'])
 
 export class ConfigError extends Error {
   readonly variable: string

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, Migrator, SqliteDialect, type Generated, type Selectable, type SqliteDatabase } from 'kysely'
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type Generated, type Selectable, type SqliteDatabase } from 'kysely'
+import pg from 'pg'
 import { migrations } from '../migrations/index.js'
 
 export interface UsersTable {
@@ -114,6 +115,46 @@ function withStatementCache (sqlite: SQLite.Database): SqliteDatabase {
 export function createDatabase (options: DatabaseOptions): Kysely<Database> {
   const sqlite = openSqlite(options)
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
+}
+
+export interface PostgresOptions {
+  /** postgres://user:password@host:port/database */
+  url: string
+  /** connections in the pool */
+  poolSize?: number
+  /** told about errors of idle connections (a restarted server, say), which would otherwise end the process */
+  onIdleError?: (err: Error) => void
+}
+
+const INT8_OID = 20
+const NUMERIC_OID = 1700
+
+/**
+ * SQLite gives back integers as numbers; pg gives bigint (`seq`, counts) and numeric (sums) as strings.
+ * Every such value here fits in a double, so both dialects hand the same types to the services.
+ */
+const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => oid === INT8_OID || oid === NUMERIC_OID
+    ? (value: string) => Number(value)
+    : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser
+}
+
+/** Kysely over a pg connection pool, for several nodes sharing one database. */
+export function createPostgresDatabase ({ url, poolSize = 10, onIdleError }: PostgresOptions): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    types: pgTypes,
+    // a server that does not answer fails the query in time, instead of holding every write behind it
+    connectionTimeoutMillis: 5000,
+    keepAlive: true
+  })
+  pool.on('error', (err) => onIdleError?.(err))
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+}
+
+export function isPostgres<T> (db: Kysely<T>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter
 }
 
 /** Brings the schema up to date; safe to run at every start. Throws on the first failed migration. */

@@ -9,6 +9,7 @@ import type { CommandRegistry } from './commands.js'
 import type { StoredMessage } from './database.js'
 import type { Ed25519Verifier } from './ed25519.js'
 import type { MessageStore } from './message-store.js'
+import type { Delivery, Relay } from './relay.js'
 import { CanonicalJsonError } from './protocol/canonical-json.js'
 import { messageSigningInput } from './protocol/signing.js'
 import type { TokenBuckets } from './token-bucket.js'
@@ -37,8 +38,11 @@ export interface Refusal {
 }
 
 export type SubmitResult = { ok: true, status: ReceiptStatus } | { ok: false, refusal: Refusal }
-/** A result with the stored message's place in the order of arrival, when it was stored. */
-type Routed = { ok: true, status: ReceiptStatus, seq?: number } | { ok: false, refusal: Refusal }
+/**
+ * A result with the stored message's place in the order of arrival, when it was stored; for a duplicate,
+ * whether the copy stored earlier was delivered already.
+ */
+type Routed = { ok: true, status: ReceiptStatus, seq?: number, delivered?: boolean } | { ok: false, refusal: Refusal }
 
 /** What the hub tells listeners (analytics, metrics). Listeners run synchronously: keep them cheap. */
 export type HubEvent =
@@ -54,6 +58,8 @@ export interface ConnectionInfo {
 
 export interface HubOptions {
   store: MessageStore
+  /** reaches users on every node; the hub hands it every delivery and takes every delivery for this node from it */
+  relay: Relay
   users: UserStore
   verifier: Ed25519Verifier
   buckets: TokenBuckets
@@ -79,6 +85,8 @@ export const CLOSE = {
 
 const STRIKE_WINDOW_MS = 10_000
 const QUEUE_PAGE = 500
+/** connections sending their queue again at once after a resync; the others wait their turn */
+const RESYNC_CONCURRENCY = 8
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$/
 /** an AES-GCM tag alone is 16 bytes: 24 base64 characters */
 const MIN_CIPHERTEXT_CHARS = 24
@@ -103,6 +111,10 @@ export class Connection {
   /** sending the stored queue; live direct messages wait in `held` meanwhile */
   syncing = true
   held: Array<{ seq: number, frame: string }> = []
+  /** a sync is running or waiting its turn */
+  syncRunning = true
+  /** another pass over the queue was asked for while one ran */
+  resyncWanted = false
   /** frames are stored in the order they arrived: each waits for the one before it to be queued */
   tail: Promise<void> = Promise.resolve()
   closed = false
@@ -142,13 +154,18 @@ export class Hub {
   readonly #o: HubOptions
   readonly #now: () => number
   readonly #connections = new Map<string, Set<Connection>>()
+  /** per user with connections here: resolves once the relay brings that user's deliveries to this node */
+  readonly #joins = new Map<string, Promise<void>>()
   readonly #listeners: Array<(event: HubEvent) => void> = []
+  readonly #resyncQueue: Connection[] = []
+  #resyncRunning = 0
   #closing = false
   #heartbeat: NodeJS.Timeout | undefined
 
   constructor (options: HubOptions) {
     this.#o = options
     this.#now = options.now ?? Date.now
+    options.relay.onDelivery((delivery) => this.#onDelivery(delivery))
   }
 
   /** Adds a listener for hub events; a listener that throws is logged and does not disturb delivery. */
@@ -197,11 +214,12 @@ export class Hub {
       this.#connections.set(user.user_id, set)
     }
     set.add(conn)
-    if (first) this.#presence(user.user_id, 'online')
-    this.#sync(conn).catch((err: unknown) => {
-      this.#o.log.error({ err, user: user.user_id }, 'sending the stored queue failed')
-      this.#kick(conn, CLOSE.tryAgainLater, 'try again later')
-    })
+    if (first) {
+      this.#joins.set(user.user_id, this.#o.relay.join(user.user_id).catch((err: unknown) => {
+        this.#o.log.warn({ err, user: user.user_id }, 'the relay did not take the user; its queue is sent from the database')
+      }))
+    }
+    void this.#runSync(conn)
     return conn
   }
 
@@ -213,7 +231,40 @@ export class Hub {
     this.#emit({ kind: 'session-close', connectionId: conn.id, userId: conn.user.user_id, at: this.#now() })
     if (set.size === 0) {
       this.#connections.delete(conn.user.user_id)
-      this.#presence(conn.user.user_id, 'offline')
+      this.#joins.delete(conn.user.user_id)
+      this.#o.relay.leave(conn.user.user_id)
+    }
+  }
+
+  /**
+   * Sends the stored queue and the receipts owed again to the connections of these users (or all), when the
+   * relay may have lost deliveries: Redis was out of reach, or a node died between storing and relaying.
+   */
+  resync (users: string[] | 'all'): void {
+    const sets = users === 'all' ? [...this.#connections.values()] : users.flatMap((u) => this.#connections.get(u) ?? [])
+    for (const set of sets) {
+      for (const conn of set) {
+        if (conn.closed) continue
+        if (conn.syncRunning) {
+          conn.resyncWanted = true
+          continue
+        }
+        conn.syncRunning = true
+        conn.syncing = true
+        this.#resyncQueue.push(conn)
+      }
+    }
+    this.#pumpResyncs()
+  }
+
+  #pumpResyncs (): void {
+    while (this.#resyncRunning < RESYNC_CONCURRENCY && this.#resyncQueue.length > 0) {
+      const conn = this.#resyncQueue.shift() as Connection
+      this.#resyncRunning++
+      void this.#runSync(conn).finally(() => {
+        this.#resyncRunning--
+        this.#pumpResyncs()
+      })
     }
   }
 
@@ -383,7 +434,7 @@ export class Hub {
     })
     return {
       committed: stored.then((result): Routed => result.status === 'duplicate'
-        ? { ok: true, status: 'duplicate' }
+        ? { ok: true, status: 'duplicate', delivered: result.delivered }
         : { ok: true, status: 'accepted', seq: result.seq })
     }
   }
@@ -412,15 +463,43 @@ export class Hub {
     }
     this.#send(conn, this.#receipt(conn.user.user_id, envelope.header.id, result.status))
     if (result.seq !== undefined) this.#afterStore(envelope, result.seq, conn)
+    // the `delivered` receipt may have been lost with a connection (or a node) that went down
+    if (result.delivered === true) {
+      this.#send(conn, this.#receipt(conn.user.user_id, envelope.header.id, 'delivered'))
+      this.#o.store.receiptSent(conn.user.user_id, envelope.header.id)
+    }
   }
 
   /** Delivery once a message is committed. */
   #afterStore (envelope: Envelope, seq: number, origin?: Connection): void {
     const frame = withMeta(storedText(envelope), new Date(this.#now()).toISOString())
     if (envelope.header.message_type === 'direct') {
-      this.#deliver(envelope.header.to, seq, frame)
+      this.#o.relay.toUser({ kind: 'direct', to: envelope.header.to, seq, frame })
     } else if (envelope.header.message_type === 'broadcast') {
-      this.#fanOut(Buffer.from(frame), origin)
+      this.#o.relay.toAll(origin === undefined ? { kind: 'broadcast', frame } : { kind: 'broadcast', frame, origin: origin.id })
+    }
+  }
+
+  /** What the relay brings for this node, from this node or another. */
+  #onDelivery (delivery: Delivery): void {
+    switch (delivery.kind) {
+      case 'direct':
+        this.#deliver(delivery.to, delivery.seq, delivery.frame)
+        return
+      case 'receipt':
+        this.#receiptToSender(delivery.to, delivery.id)
+        return
+      case 'broadcast':
+        this.#fanOut(Buffer.from(delivery.frame), delivery.origin)
+        return
+      case 'presence':
+        for (const userId of delivery.users) this.#presence(userId, delivery.status)
+        return
+      case 'revoke':
+        this.closeToken(delivery.jti)
+        return
+      case 'resync':
+        this.resync(delivery.users)
     }
   }
 
@@ -433,11 +512,11 @@ export class Hub {
     }
   }
 
-  /** Sends one encoded frame to every connection but the sender's own. */
-  #fanOut (frame: Buffer, except?: Connection): void {
+  /** Sends one encoded frame to every connection but the one it came from. */
+  #fanOut (frame: Buffer, exceptId?: string): void {
     for (const set of this.#connections.values()) {
       for (const conn of set) {
-        if (conn !== except) this.#send(conn, frame)
+        if (conn.id !== exceptId) this.#send(conn, frame)
       }
     }
   }
@@ -480,6 +559,11 @@ export class Hub {
   }
 
   #tellDelivered (sender: string, id: string): void {
+    this.#o.relay.toUser({ kind: 'receipt', to: sender, id })
+  }
+
+  /** The node that tells the sender is the one that notes the receipt as sent. */
+  #receiptToSender (sender: string, id: string): void {
     const set = this.#connections.get(sender)
     if (set === undefined) return
     const frame = this.#receipt(sender, id, 'delivered')
@@ -487,34 +571,59 @@ export class Hub {
     this.#o.store.receiptSent(sender, id)
   }
 
-  /** Sends the stored queue in order, then what arrived meanwhile, then the receipts owed. */
+  async #runSync (conn: Connection): Promise<void> {
+    try {
+      await this.#sync(conn)
+    } catch (err) {
+      this.#o.log.error({ err, user: conn.user.user_id }, 'sending the stored queue failed')
+      this.#kick(conn, CLOSE.tryAgainLater, 'try again later')
+    } finally {
+      conn.syncRunning = false
+    }
+  }
+
+  /**
+   * Sends the stored queue in order, then what arrived meanwhile, then the receipts owed; once more for each
+   * resync asked for meanwhile.
+   */
   async #sync (conn: Connection): Promise<void> {
     const userId = conn.user.user_id
-    let after = 0
+    // deliveries published after this point reach this node, so the queue read below misses none
+    await this.#joins.get(userId)
     for (;;) {
-      const rows: StoredMessage[] = await this.#o.store.pendingFor(userId, after, QUEUE_PAGE)
-      if (conn.closed) return
-      for (const row of rows) {
-        this.#send(conn, withMeta(row.envelope, row.created_at))
-        after = Number(row.seq)
+      conn.resyncWanted = false
+      // seq orders the queue, but with several nodes a smaller seq can commit after a larger one has been
+      // read: what arrived live is held back only if this pass sent it from the database already
+      const sent = new Set<number>()
+      let after = 0
+      for (;;) {
+        const rows: StoredMessage[] = await this.#o.store.pendingFor(userId, after, QUEUE_PAGE)
+        if (conn.closed) return
+        for (const row of rows) {
+          this.#send(conn, withMeta(row.envelope, row.created_at))
+          after = Number(row.seq)
+          sent.add(after)
+        }
+        if (rows.length < QUEUE_PAGE) break
+        await this.#drained(conn)
       }
-      if (rows.length < QUEUE_PAGE) break
-      await this.#drained(conn)
-    }
-    const held = conn.held.sort((a, b) => a.seq - b.seq)
-    conn.held = []
-    conn.syncing = false
-    for (const { seq, frame } of held) if (seq > after) this.#send(conn, frame)
+      const held = conn.held.sort((a, b) => a.seq - b.seq)
+      conn.held = []
+      conn.syncing = false
+      for (const { seq, frame } of held) if (!sent.has(seq)) this.#send(conn, frame)
 
-    for (;;) {
-      const owed = await this.#o.store.receiptsOwed(userId, QUEUE_PAGE)
-      if (conn.closed) return
-      for (const { id } of owed) {
-        this.#send(conn, this.#receipt(userId, id, 'delivered'))
-        this.#o.store.receiptSent(userId, id)
+      for (;;) {
+        const owed = await this.#o.store.receiptsOwed(userId, QUEUE_PAGE)
+        if (conn.closed) return
+        for (const { id } of owed) {
+          this.#send(conn, this.#receipt(userId, id, 'delivered'))
+          this.#o.store.receiptSent(userId, id)
+        }
+        if (owed.length < QUEUE_PAGE) break
+        await this.#o.store.flush()
       }
-      if (owed.length < QUEUE_PAGE) break
-      await this.#o.store.flush()
+      if (!conn.resyncWanted || conn.closed) return
+      conn.syncing = true
     }
   }
 
@@ -556,8 +665,8 @@ export class Hub {
   }
 
   /**
-   * Tells everyone else that a user came or went. Above `presenceMaxUsers` online users this is skipped:
-   * N users joining would cost N² frames; clients then ask GET /active-users.
+   * Tells everyone else here that a user came or went. Above `presenceMaxUsers` users online here this is
+   * skipped: N users joining would cost N² frames; clients then ask GET /active-users.
    */
   #presence (userId: string, status: 'online' | 'offline'): void {
     if (this.#connections.size > this.#o.presenceMaxUsers) return

@@ -4,7 +4,8 @@ import type { Database, MessagesTable, StoredMessage } from './database.js'
 /** A message as the hub hands it over: every column but those the store fills in. */
 export type MessageToStore = Omit<MessagesTable, 'seq' | 'delivered_at' | 'receipt_sent_at'>
 
-export type StoreResult = { status: 'accepted', seq: number } | { status: 'duplicate' }
+/** `delivered`: the copy stored earlier has been acknowledged by its recipient already. */
+export type StoreResult = { status: 'accepted', seq: number } | { status: 'duplicate', delivered: boolean }
 
 export interface AckedMessage {
   from_user: string
@@ -30,6 +31,15 @@ interface Batch {
 const INSERT_CHUNK = 500
 /** (a, b) IN ((?, ?), …): two parameters each, far below SQLite's limit */
 const TUPLE_CHUNK = 1000
+
+/** a batch that lost a deadlock is tried this many times in all */
+const MAX_ATTEMPTS = 5
+/** PostgreSQL's deadlock_detected and serialization_failure: the transaction rolled back and may be run again */
+const TRANSIENT_CODES = new Set(['40P01', '40001'])
+
+function isTransient (err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && TRANSIENT_CODES.has(String((err as { code: unknown }).code))
+}
 
 function emptyBatch (): Batch {
   return { inserts: [], acks: [], receiptsSent: [] }
@@ -99,27 +109,36 @@ export class MessageStore {
   }
 
   async #commit (batch: Batch): Promise<void> {
-    const results: StoreResult[] = []
-    const acked: DeliveredMessage[][] = []
-    try {
-      await this.#db.transaction().execute(async (trx) => {
-        results.push(...await this.#insert(trx, batch.inserts.map((i) => i.row)))
-        const now = new Date().toISOString()
-        acked.push(...await this.#markDelivered(trx, batch.acks, now))
-        for (let i = 0; i < batch.receiptsSent.length; i += TUPLE_CHUNK) {
-          const chunk = batch.receiptsSent.slice(i, i + TUPLE_CHUNK)
-          await trx.updateTable('messages').set({ receipt_sent_at: now })
-            .where((eb) => eb(eb.refTuple('from_user', 'id'), 'in', chunk.map((r) => eb.tuple(r.fromUser, r.id))))
-            .execute()
-        }
-      })
-      this.#commits++
-    } catch (err) {
-      for (const item of [...batch.inserts, ...batch.acks]) item.done.reject(err)
-      return
+    let outcome: { results: StoreResult[], acked: DeliveredMessage[][] }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        outcome = await this.#transaction(batch)
+        break
+      } catch (err) {
+        // nodes sharing PostgreSQL can deadlock on the same rows; the loser rolled back whole and may run again
+        if (attempt < MAX_ATTEMPTS && isTransient(err)) continue
+        for (const item of [...batch.inserts, ...batch.acks]) item.done.reject(err)
+        return
+      }
     }
-    batch.inserts.forEach((item, i) => item.done.resolve(results[i] as StoreResult))
-    batch.acks.forEach((item, i) => item.done.resolve(acked[i] as DeliveredMessage[]))
+    this.#commits++
+    batch.inserts.forEach((item, i) => item.done.resolve(outcome.results[i] as StoreResult))
+    batch.acks.forEach((item, i) => item.done.resolve(outcome.acked[i] as DeliveredMessage[]))
+  }
+
+  async #transaction (batch: Batch): Promise<{ results: StoreResult[], acked: DeliveredMessage[][] }> {
+    return await this.#db.transaction().execute(async (trx) => {
+      const results = await this.#insert(trx, batch.inserts.map((i) => i.row))
+      const now = new Date().toISOString()
+      const acked = await this.#markDelivered(trx, batch.acks, now)
+      for (let i = 0; i < batch.receiptsSent.length; i += TUPLE_CHUNK) {
+        const chunk = batch.receiptsSent.slice(i, i + TUPLE_CHUNK)
+        await trx.updateTable('messages').set({ receipt_sent_at: now })
+          .where((eb) => eb(eb.refTuple('from_user', 'id'), 'in', chunk.map((r) => eb.tuple(r.fromUser, r.id))))
+          .execute()
+      }
+      return { results, acked }
+    })
   }
 
   /** One UPDATE per chunk of acks; each ack gets back the rows it changed. */
@@ -169,9 +188,21 @@ export class MessageStore {
         .returning(['from_user', 'id', 'seq']).execute()
       for (const r of out) inserted.set(`${r.from_user}\n${r.id}`, Number(r.seq))
     }
+    // a sender resends what it had no answer for; if that was delivered meanwhile, it is told so again
+    const delivered = new Set<string>()
+    const earlier = unique.filter((r) => !inserted.has(`${r.from_user}\n${r.id}`))
+    for (let i = 0; i < earlier.length; i += TUPLE_CHUNK) {
+      const chunk = earlier.slice(i, i + TUPLE_CHUNK)
+      const found = await trx.selectFrom('messages').select(['from_user', 'id'])
+        .where('status', '=', 'delivered')
+        .where((eb) => eb(eb.refTuple('from_user', 'id'), 'in', chunk.map((r) => eb.tuple(r.from_user, r.id))))
+        .execute()
+      for (const r of found) delivered.add(`${r.from_user}\n${r.id}`)
+    }
     return rows.map((row, i) => {
-      const seq = firstIndex[i] === -1 ? undefined : inserted.get(`${row.from_user}\n${row.id}`)
-      return seq === undefined ? { status: 'duplicate' } : { status: 'accepted', seq }
+      const key = `${row.from_user}\n${row.id}`
+      const seq = firstIndex[i] === -1 ? undefined : inserted.get(key)
+      return seq === undefined ? { status: 'duplicate', delivered: delivered.has(key) } : { status: 'accepted', seq }
     })
   }
 

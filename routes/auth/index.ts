@@ -90,10 +90,8 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null(), 401: ErrorResponse }
     }
   }, async (request, reply) => {
-    const { sub, jti, exp } = request.user
-    await fastify.revocations.revoke(jti, sub, exp * 1000)
-    fastify.hub.closeToken(jti)
-    fastify.audit({ event: 'logout', ip: request.ip, user_id: sub })
+    await fastify.revokeToken(request.user)
+    fastify.audit({ event: 'logout', ip: request.ip, user_id: request.user.sub })
     return reply.code(204).send(null)
   })
 

@@ -1,10 +1,9 @@
-import { join } from 'node:path'
 import { sql, type Kysely } from 'kysely'
 import t, { type Test } from 'tap'
 import { Analytics, latencyBucket, OVERFLOW_BUCKET, summariseLatency, withAnalyticsTables } from '../../services/analytics.js'
-import { createDatabase, migrateToLatest, type Database } from '../../services/database.js'
+import type { Database } from '../../services/database.js'
 import type { HubEvent } from '../../services/hub.js'
-import { tempDir } from '../helper.js'
+import { testDatabases } from '../databases.js'
 
 // A known script of sessions and messages with fixed timestamps, written through the service with its clock
 // under the test's control. Four server processes share one database file: A crashes, B starts after A is
@@ -18,11 +17,11 @@ class Clock {
   readonly now = (): number => this.ms
 }
 
-async function openDb (t: Test): Promise<Kysely<Database>> {
-  const db = createDatabase({ path: join(tempDir(t), 'analytics.db') })
-  await migrateToLatest(db)
-  t.teardown(() => db.destroy())
-  return db
+/** A test run once on SQLite and once on PostgreSQL, each on a fresh, migrated database. */
+function dbTest (name: string, fn: (t: Test, db: Kysely<Database>) => Promise<void>): void {
+  for (const database of testDatabases) {
+    t.test(`${database.name}: ${name}`, { skip: database.skip }, async (t) => { await fn(t, await database.open(t)) })
+  }
 }
 
 async function addUser (db: Kysely<Database>, userId: string, createdAt: string): Promise<void> {
@@ -38,8 +37,7 @@ function messages (n: number, when: string, messageType: 'direct' | 'broadcast' 
 }
 const delivered = (latencyMs: number, when: string): HubEvent => ({ kind: 'delivered', userId: 'alice', latencyMs, at: at(when) })
 
-t.test('empty data: zeros everywhere, every day and every bucket present', async (t) => {
-  const db = await openDb(t)
+dbTest('empty data: zeros everywhere, every day and every bucket present', async (t, db) => {
   const clock = new Clock(at('2026-03-10T12:34:56.000Z'))
   const analytics = new Analytics({ db, now: clock.now })
   await analytics.start()
@@ -70,8 +68,7 @@ t.test('empty data: zeros everywhere, every day and every bucket present', async
   await analytics.close()
 })
 
-t.test('the script: sessions across midnight, crashes, restarts, messages and latency', async (t) => {
-  const db = await openDb(t)
+dbTest('the script: sessions across midnight, crashes, restarts, messages and latency', async (t, db) => {
   const rows = withAnalyticsTables(db)
   for (const [user, created] of [['alice', '2026-02-20T10:00:00.000Z'], ['bob', '2026-03-01T09:30:00.000Z'], ['carol', '2026-03-02T11:00:00.000Z'], ['dave', '2026-03-04T08:59:00.000Z']] as const) {
     await addUser(db, user, created)
@@ -236,8 +233,7 @@ t.test('the script: sessions across midnight, crashes, restarts, messages and la
   await d.close()
 })
 
-t.test('presence: the peak per minute of each process', async (t) => {
-  const db = await openDb(t)
+dbTest('presence: the peak per minute of each process', async (t, db) => {
   const clock = new Clock(at('2026-05-01T10:00:05.000Z'))
   const live = { connections: 3, onlineUsers: 2 }
   const analytics = new Analytics({ db, now: clock.now, live: () => live })
@@ -260,8 +256,7 @@ t.test('presence: the peak per minute of each process', async (t) => {
   await analytics.close()
 })
 
-t.test('ranges: formats, defaults and limits', async (t) => {
-  const db = await openDb(t)
+dbTest('ranges: formats, defaults and limits', async (t, db) => {
   const clock = new Clock(at('2026-06-15T06:00:00.000Z'))
   const analytics = new Analytics({ db, now: clock.now })
   const refused = async (p: Promise<unknown>, message: RegExp): Promise<void> => {
@@ -300,8 +295,7 @@ t.test('latency buckets: bounds, the open bucket, the mean', async (t) => {
     'beyond the largest bound: the largest bound, as Prometheus does')
 })
 
-t.test('a failed write loses nothing and counts nothing twice; recording stays in memory', async (t) => {
-  const db = await openDb(t)
+dbTest('a failed write loses nothing and counts nothing twice; recording stays in memory', async (t, db) => {
   const clock = new Clock(at('2026-07-01T12:00:00.000Z'))
   const reports: boolean[] = []
   const analytics = new Analytics({ db, now: clock.now })

@@ -5,7 +5,7 @@ t.test('GET /health checks the database', async (t) => {
   const app = await build(t)
   const res = await app.inject({ url: '/health' })
   t.equal(res.statusCode, 200)
-  t.match(res.json(), { status: 'ok', database: 'ok' })
+  t.match(res.json(), { status: 'ok', database: 'ok', redis: 'off', node: app.cluster.nodeId })
 })
 
 t.test('GET /health answers 503 when the database is gone', async (t) => {

@@ -77,6 +77,22 @@ t.test('JWT_SECRET: at least 32 characters, required in production, never echoed
   t.equal(config.JWT_SECRET, 'x'.repeat(32))
 })
 
+t.test('DATABASE_URL and REDIS_URL: their schemes are checked, their passwords never echoed', async (t) => {
+  const config = loadConfig({ DATABASE_URL: 'postgresql://app:pw@db.internal:5432/chat', REDIS_URL: 'rediss://:pw@cache:6380/2' })
+  t.equal(config.DATABASE_URL, 'postgresql://app:pw@db.internal:5432/chat')
+  t.equal(config.DATABASE_POOL_SIZE, 10)
+  t.equal(config.REDIS_KEY_PREFIX, 'sealwire:')
+  t.equal(config.CLUSTER_NODE_TTL_MS, 15000)
+  for (const [variable, value] of [['DATABASE_URL', 'mysql://app:hunter2@db/chat'], ['REDIS_URL', 'http://:hunter2@cache:6379']]) {
+    const err = t.throws(() => loadConfig({ [variable as string]: value })) as ConfigError
+    t.equal(err.variable, variable)
+    t.notMatch(err.message, /hunter2/, `${variable}: the URL (and its password) is not in the message`)
+  }
+  const prefix = t.throws(() => loadConfig({ REDIS_KEY_PREFIX: 'has spaces *' })) as ConfigError
+  t.equal(prefix.variable, 'REDIS_KEY_PREFIX')
+  t.equal((t.throws(() => loadConfig({ CLUSTER_NODE_TTL_MS: '10' })) as ConfigError).variable, 'CLUSTER_NODE_TTL_MS')
+})
+
 t.test('the start command stops with that one line on a bad setting', async (t) => {
   const bin = fileURLToPath(new URL('../../bin/sealwire-server.ts', import.meta.url))
   const run = spawnSync(process.execPath, ['--import', 'tsx', bin], {
