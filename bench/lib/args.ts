@@ -19,6 +19,12 @@ export interface BenchOptions {
   connections: number
   serverEnv: Record<string, string>
   serverUrl: string | undefined
+  /** dm: server processes sharing PostgreSQL and Redis; users connect round-robin, partners on different nodes */
+  nodes: number
+  /** PostgreSQL server for a fresh database of the run's own */
+  databaseUrl: string | undefined
+  /** Redis server for a fresh key prefix of the run's own */
+  redisUrl: string | undefined
   json: boolean
   registerConcurrency: number
   openConcurrency: number
@@ -46,6 +52,10 @@ export const USAGE = `Usage: npx tsx bench/run.ts --scenario dm|broadcast|idle [
   --open-concurrency      WebSocket upgrades in parallel (default 200)
   --server-env KEY=VALUE  extra environment for the server child (repeatable)
   --server-url URL        use a running server (http://127.0.0.1:PORT) instead of starting one; no RSS then
+  --database-url URL      PostgreSQL server: the run gets a fresh database on it (default: SQLite)
+  --redis-url URL         Redis server: the run gets a fresh key prefix on it
+  --nodes N               dm: N server processes sharing --database-url and --redis-url (default 1);
+                          users connect round-robin, so every pair talks across two nodes
   --json                  print the report as one JSON object
 `
 
@@ -84,6 +94,21 @@ function serverUrl (raw: string | undefined): string | undefined {
   return url.origin
 }
 
+/** PostgreSQL and Redis stay on this machine, as all bench traffic does. */
+function storeUrl (raw: string | undefined, name: string, schemes: string[]): string | undefined {
+  if (raw === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new UsageError(`--${name} is not a URL: ${raw}`)
+  }
+  if (!schemes.includes(url.protocol) || !LOOPBACK.has(url.hostname)) {
+    throw new UsageError(`--${name} must be ${schemes.map((s) => `${s}//`).join(' or ')} on the loopback interface (127.0.0.1)`)
+  }
+  return raw
+}
+
 export function parseOptions (argv: string[]): BenchOptions | 'help' {
   let parsed
   try {
@@ -105,6 +130,9 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
         'open-concurrency': { type: 'string' },
         'server-env': { type: 'string', multiple: true },
         'server-url': { type: 'string' },
+        'database-url': { type: 'string' },
+        'redis-url': { type: 'string' },
+        nodes: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -133,7 +161,17 @@ export function parseOptions (argv: string[]): BenchOptions | 'help' {
     openConcurrency: number(v['open-concurrency'], 'open-concurrency', 200, 1),
     serverEnv: serverEnv(v['server-env'] ?? []),
     serverUrl: serverUrl(v['server-url']),
+    nodes: number(v.nodes, 'nodes', 1, 1),
+    databaseUrl: storeUrl(v['database-url'], 'database-url', ['postgres:', 'postgresql:']),
+    redisUrl: storeUrl(v['redis-url'], 'redis-url', ['redis:']),
     json: v.json === true
+  }
+  if (options.nodes > 1 && (options.databaseUrl === undefined || options.redisUrl === undefined)) {
+    throw new UsageError('--nodes above 1 needs --database-url and --redis-url: the nodes share them')
+  }
+  if (options.nodes > 1 && scenario !== 'dm') throw new UsageError('--nodes is for the dm scenario')
+  if (options.serverUrl !== undefined && (options.nodes > 1 || options.databaseUrl !== undefined || options.redisUrl !== undefined)) {
+    throw new UsageError('--server-url uses a running server: --nodes, --database-url and --redis-url start servers')
   }
   if (options.users % 2 === 1) options.users += 1
   if (options.senders > options.receivers) throw new UsageError('--senders cannot exceed --receivers')

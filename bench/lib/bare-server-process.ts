@@ -21,8 +21,11 @@ export async function startBareServer (): Promise<ServerHandle> {
     await child.stop()
     throw err
   })
+  const baseUrl = `http://127.0.0.1:${port}`
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl,
+    baseUrls: [baseUrl],
+    stores: 'none',
     pid: child.pid,
     rssBytes: () => readRssBytes(child.pid),
     cpuSeconds: () => readCpuSeconds(child.pid),

@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { BenchOptions } from './args.js'
 import { spawnTsNode, type Child } from './child.js'
 import { onCleanup } from './cleanup.js'
 import { sleep } from './pool.js'
@@ -13,8 +14,12 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const SERVER_SCRIPT = fileURLToPath(new URL('../../bin/sealwire-server.ts', import.meta.url))
 
 export interface ServerHandle {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (the first node's, with several) */
   baseUrl: string
+  /** every node's, in order; one entry unless --nodes */
+  baseUrls: string[]
+  /** what the nodes store in: SQLite, or PostgreSQL and Redis */
+  stores: string
   /** undefined when attached to a server started elsewhere */
   pid: number | undefined
   rssBytes: () => number | undefined
@@ -63,7 +68,7 @@ async function waitHealthy (baseUrl: string, timeoutMs: number, child?: Child): 
 }
 
 /** Starts Sealwire as a child process on a free loopback port with a fresh database and waits for /health. */
-export async function startSealwire (extraEnv: Record<string, string>): Promise<ServerHandle> {
+export async function startSealwire (extraEnv: Record<string, string>, label = 'server'): Promise<ServerHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'sealwire-bench-'))
   const forgetDir = onCleanup(() => rmSync(dir, { recursive: true, force: true }))
   const port = await freePort()
@@ -79,7 +84,7 @@ export async function startSealwire (extraEnv: Record<string, string>): Promise<
     MAX_CONNECTIONS_PER_USER: '16',
     ...extraEnv
   }
-  const child = spawnTsNode(SERVER_SCRIPT, [], env, PROJECT_ROOT, 'server')
+  const child = spawnTsNode(SERVER_SCRIPT, [], env, PROJECT_ROOT, label)
   const baseUrl = `http://127.0.0.1:${port}`
   try {
     await waitHealthy(baseUrl, 30_000, child)
@@ -89,6 +94,8 @@ export async function startSealwire (extraEnv: Record<string, string>): Promise<
   }
   return {
     baseUrl,
+    baseUrls: [baseUrl],
+    stores: env.DATABASE_URL === undefined ? 'SQLite' : 'PostgreSQL',
     pid: child.pid,
     rssBytes: () => readRssBytes(child.pid),
     cpuSeconds: () => readCpuSeconds(child.pid),
@@ -102,9 +109,40 @@ export async function startSealwire (extraEnv: Record<string, string>): Promise<
 
 export async function attachToServer (baseUrl: string): Promise<ServerHandle> {
   await waitHealthy(baseUrl, 10_000)
-  return { baseUrl, pid: undefined, rssBytes: () => undefined, cpuSeconds: () => undefined, stop: async () => {} }
+  return { baseUrl, baseUrls: [baseUrl], stores: 'unknown', pid: undefined, rssBytes: () => undefined, cpuSeconds: () => undefined, stop: async () => {} }
 }
 
-export async function sealwireServer (serverUrl: string | undefined, extraEnv: Record<string, string>): Promise<ServerHandle> {
-  return serverUrl === undefined ? await startSealwire(extraEnv) : await attachToServer(serverUrl)
+function sum (values: Array<number | undefined>): number | undefined {
+  return values.some((v) => v === undefined) ? undefined : values.reduce<number>((a, v) => a + (v as number), 0)
+}
+
+/**
+ * The server of a run: one child on a fresh SQLite file by default; with --database-url and --redis-url,
+ * `--nodes` children sharing a fresh PostgreSQL database and a fresh Redis key prefix (and one JWT secret,
+ * so that a token from one node is good on every node). RSS and CPU are the sums over the nodes.
+ */
+export async function sealwireServer (opts: Pick<BenchOptions, 'serverUrl' | 'serverEnv' | 'nodes' | 'databaseUrl' | 'redisUrl'>): Promise<ServerHandle> {
+  if (opts.serverUrl !== undefined) return await attachToServer(opts.serverUrl)
+  const { sharedStores } = await import('./shared-stores.js')
+  const stores = await sharedStores(opts.databaseUrl, opts.redisUrl, PROJECT_ROOT)
+  const env = { JWT_SECRET: randomSecret(), ...stores.env, ...opts.serverEnv }
+  let nodes: ServerHandle[]
+  try {
+    nodes = await Promise.all(Array.from({ length: opts.nodes }, async (_, i) => await startSealwire(env, opts.nodes === 1 ? 'server' : `node ${i + 1}`)))
+  } catch (err) {
+    await stores.remove()
+    throw err
+  }
+  return {
+    baseUrl: (nodes[0] as ServerHandle).baseUrl,
+    baseUrls: nodes.map((n) => n.baseUrl),
+    stores: stores.describe,
+    pid: opts.nodes === 1 ? nodes[0]?.pid : undefined,
+    rssBytes: () => sum(nodes.map((n) => n.rssBytes())),
+    cpuSeconds: () => sum(nodes.map((n) => n.cpuSeconds())),
+    stop: async () => {
+      await Promise.all(nodes.map(async (n) => { await n.stop() }))
+      await stores.remove()
+    }
+  }
 }

@@ -209,7 +209,7 @@ async function fanOut (target: FanOutTarget, opts: BenchOptions): Promise<FanOut
 }
 
 async function sealwirePhase (opts: BenchOptions): Promise<FanOutResult & { server: string }> {
-  const server = await sealwireServer(opts.serverUrl, opts.serverEnv)
+  const server = await sealwireServer(opts)
   try {
     console.error(`registering ${opts.receivers} users`)
     const users = await createUsers(server.baseUrl, opts.receivers, opts.registerConcurrency)

@@ -30,7 +30,7 @@ interface Peer {
 }
 
 export async function runDm (opts: BenchOptions): Promise<Report> {
-  const server = await sealwireServer(opts.serverUrl, opts.serverEnv)
+  const server = await sealwireServer(opts)
   try {
     return await measureDm(opts, server)
   } finally {
@@ -144,7 +144,8 @@ async function measureDm (opts: BenchOptions, server: ServerHandle): Promise<Rep
   }
 
   console.error(`opening ${peers.length} connections`)
-  const urls = peers.map((p) => wsUrl(server.baseUrl, `/ws?token=${encodeURIComponent(p.user.token)}`))
+  // round-robin over the nodes: partners (2k, 2k + 1) are always on different nodes when there are several
+  const urls = peers.map((p, i) => wsUrl(server.baseUrls[i % server.baseUrls.length] as string, `/ws?token=${encodeURIComponent(p.user.token)}`))
   const conns = await openConnections(urls, opts.openConcurrency, (i) => (data) => onText(peers[i] as Peer, data.toString()))
   conns.sockets.forEach((ws, i) => { (peers[i] as Peer).ws = ws })
   await waitQuiet(() => c.frames, 300, 10_000)
@@ -194,11 +195,15 @@ async function measureDm (opts: BenchOptions, server: ServerHandle): Promise<Rep
 
   return {
     scenario: 'dm',
-    server: server.pid === undefined ? server.baseUrl : `child pid ${server.pid} at ${server.baseUrl}`,
+    server: server.baseUrls.length > 1
+      ? `${server.baseUrls.length} nodes at ${server.baseUrls.join(', ')}`
+      : server.pid === undefined ? server.baseUrl : `child pid ${server.pid} at ${server.baseUrl}`,
     server_commit: projectCommit(PROJECT_ROOT) ?? null,
     params: {
       users: opts.users,
       pairs: opts.users / 2,
+      nodes: server.baseUrls.length,
+      stores: server.stores,
       mode: closedLoop ? `closed loop, window ${opts.window} per sender until delivered` : `open loop, ${opts.rate} msgs/s total`,
       size_bytes: opts.size,
       warmup_s: opts.warmupS,

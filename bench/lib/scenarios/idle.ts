@@ -12,7 +12,7 @@ const SETTLE_BEFORE_MS = 2000
 const SETTLE_AFTER_MS = 5000
 
 export async function runIdle (opts: BenchOptions): Promise<Report> {
-  const server = await sealwireServer(opts.serverUrl, opts.serverEnv)
+  const server = await sealwireServer(opts)
   try {
     return await measureIdle(opts, server)
   } finally {
