@@ -154,3 +154,32 @@ t.test('docker-compose validates the compose file with generate-keys.sh\'s .env'
   }
   t.match(refused, /run docker\/generate-keys.sh first/, 'without .env it says what to do')
 })
+
+t.test('docker-compose validates the three-node compose file: one secret, database and Redis for every node, nginx in front', {
+  skip: hasCompose ? false : 'docker-compose is not installed (apt-get install docker-compose; .ci/run does)'
+}, async (t) => {
+  const keys = tempDir(t)
+  sh('bash', [join(root, 'docker/generate-keys.sh')], root, { ...process.env, OUT_DIR: keys })
+  const out = execFileSync('docker-compose', ['-f', join(root, 'docker/compose.cluster.yaml'), '--env-file', join(keys, '.env'), 'config'], { encoding: 'utf8' })
+  const config = parse(out) as { services: Record<string, { environment?: Record<string, string>, build?: unknown, image?: string }> }
+  t.same(Object.keys(config.services).sort(), ['node1', 'node2', 'node3', 'postgres', 'proxy', 'redis'])
+  const nodes = ['node1', 'node2', 'node3'].map((n) => config.services[n]?.environment ?? {})
+  for (const env of nodes) {
+    t.match(env, { NODE_ENV: 'production', DATABASE_URL: /^postgres:\/\/sealwire:[0-9a-f]{48}@postgres:5432\/sealwire$/, REDIS_URL: /^redis:\/\/:[0-9a-f]{48}@redis:6379$/ })
+    t.same(env, nodes[0], 'every node has the same settings: one JWT secret, one database, one Redis')
+  }
+  t.ok(config.services.node1?.build !== undefined && config.services.node2?.image === 'sealwire:latest', 'one node builds the image, the others use it')
+  t.ok(!out.includes('3000:3000'), 'only the proxy is published')
+
+  const nginx = readFileSync(join(root, 'docker/nginx.conf'), 'utf8')
+  for (const n of ['node1', 'node2', 'node3']) t.match(nginx, new RegExp(`server ${n}:3000`), `nginx balances over ${n}`)
+  t.match(nginx, /proxy_set_header Upgrade \$http_upgrade/, 'and passes WebSocket upgrades on')
+
+  let refused = ''
+  try {
+    execFileSync('docker-compose', ['-f', join(root, 'docker/compose.cluster.yaml'), 'config'], { encoding: 'utf8', stdio: 'pipe', env: { PATH: process.env.PATH }, cwd: keys })
+  } catch (err) {
+    refused = String((err as { stderr?: string }).stderr)
+  }
+  t.match(refused, /run docker\/generate-keys.sh first/, 'without .env it says what to do')
+})
