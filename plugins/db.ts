@@ -8,24 +8,28 @@ declare module 'fastify' {
   }
 }
 
+/** no query of the service takes this long; a migration may, so migrations run without it */
+const STATEMENT_TIMEOUT_MS = 30_000
+
 export default fp(async (fastify) => {
   const { config } = fastify
-  const db = config.DATABASE_URL === undefined
+  const url = config.DATABASE_URL
+  const onError = (err: Error): void => fastify.log.warn({ err }, 'a PostgreSQL connection failed; the pool opens a new one')
+  const db = url === undefined
     ? createDatabase({ path: config.DB_PATH })
-    : createPostgresDatabase({
-      url: config.DATABASE_URL,
-      poolSize: config.DATABASE_POOL_SIZE,
-      onIdleError: (err) => fastify.log.warn({ err }, 'a PostgreSQL connection failed while idle; the pool opens a new one')
-    })
+    : createPostgresDatabase({ url, poolSize: config.DATABASE_POOL_SIZE, statementTimeoutMs: STATEMENT_TIMEOUT_MS, onError })
+  const migrating = url === undefined ? db : createPostgresDatabase({ url, poolSize: 1, onError })
   try {
     // several nodes may start at once: Kysely's migrator takes a lock on PostgreSQL
-    const applied = await migrateToLatest(db)
+    const applied = await migrateToLatest(migrating)
     if (applied.length > 0) fastify.log.info({ migrations: applied }, 'database migrated')
   } catch (err) {
     await db.destroy()
     throw err
+  } finally {
+    if (migrating !== db) await migrating.destroy()
   }
-  fastify.log.info(config.DATABASE_URL === undefined ? `database: SQLite at ${config.DB_PATH}` : 'database: PostgreSQL')
+  fastify.log.info(url === undefined ? `database: SQLite at ${config.DB_PATH}` : 'database: PostgreSQL')
   fastify.decorate('db', db)
   fastify.addHook('onClose', async () => {
     await db.destroy()

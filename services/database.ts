@@ -122,8 +122,10 @@ export interface PostgresOptions {
   url: string
   /** connections in the pool */
   poolSize?: number
-  /** told about errors of idle connections (a restarted server, say), which would otherwise end the process */
-  onIdleError?: (err: Error) => void
+  /** a statement running longer is cancelled, so that a stuck server cannot hold every write behind it */
+  statementTimeoutMs?: number
+  /** told about errors of connections (a restarted server, say), which would otherwise end the process */
+  onError?: (err: Error) => void
 }
 
 const INT8_OID = 20
@@ -140,16 +142,20 @@ const pgTypes: pg.CustomTypesConfig = {
 }
 
 /** Kysely over a pg connection pool, for several nodes sharing one database. */
-export function createPostgresDatabase ({ url, poolSize = 10, onIdleError }: PostgresOptions): Kysely<Database> {
+export function createPostgresDatabase ({ url, poolSize = 10, statementTimeoutMs, onError }: PostgresOptions): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
     types: pgTypes,
     // a server that does not answer fails the query in time, instead of holding every write behind it
     connectionTimeoutMillis: 5000,
-    keepAlive: true
+    keepAlive: true,
+    ...(statementTimeoutMs === undefined ? {} : { statement_timeout: statementTimeoutMs })
   })
-  pool.on('error', (err) => onIdleError?.(err))
+  const report = (err: Error): void => onError?.(err)
+  // idle connections report to the pool; a connection in use reports on itself, and must be listened to too
+  pool.on('error', report)
+  pool.on('connect', (client) => client.on('error', report))
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
 }
 
