@@ -47,10 +47,15 @@ export default fp(async (fastify) => {
 
   const { relay, challenges } = fastify.cluster
   const users = new UserStore(fastify.db, fastify.ed25519)
-  const revocations = new Revocations(fastify.db, { shared: relay.state !== 'local' })
+  // a shared database may hold revocations made by another node
+  const revocations = new Revocations(fastify.db, { shared: config.DATABASE_URL !== undefined || relay.state !== 'local' })
   await revocations.load()
   relay.onDelivery((delivery) => {
     if (delivery.kind === 'revoke') revocations.remember(delivery.jti, delivery.expires_at_ms)
+    // this node may have missed revocations while Redis was out of reach: the table has them
+    if (delivery.kind === 'resync' && delivery.users === 'all') {
+      revocations.refresh().catch((err: unknown) => fastify.log.error({ err }, 'reading the revoked tokens failed'))
+    }
   })
   fastify.decorate('users', users)
   fastify.decorate('challenges', challenges)
@@ -59,8 +64,9 @@ export default fp(async (fastify) => {
   sweep.unref()
   fastify.addHook('onClose', async () => clearInterval(sweep))
 
-  async function checkClaims (claims: unknown): Promise<TokenClaims> {
-    if (!claimsValidator.Check(claims) || await revocations.isRevoked(claims.jti)) throw new InvalidTokenError()
+  /** Valid and not revoked, or undefined. A database that fails the revocation check is an error, not a refusal. */
+  async function checkClaims (claims: unknown): Promise<TokenClaims | undefined> {
+    if (!claimsValidator.Check(claims) || await revocations.isRevoked(claims.jti)) return undefined
     return claims
   }
 
@@ -71,7 +77,9 @@ export default fp(async (fastify) => {
     } catch {
       throw new InvalidTokenError()
     }
-    return await checkClaims(claims)
+    const checked = await checkClaims(claims)
+    if (checked === undefined) throw new InvalidTokenError()
+    return checked
   })
 
   fastify.decorate('revokeToken', async ({ jti, sub, exp }: TokenClaims): Promise<void> => {
@@ -80,10 +88,13 @@ export default fp(async (fastify) => {
   })
 
   fastify.decorate('authenticate', async (request: FastifyRequest): Promise<void> => {
+    let verified = true
     try {
       await request.jwtVerify()
-      await checkClaims(request.user)
     } catch {
+      verified = false
+    }
+    if (!verified || await checkClaims(request.user) === undefined) {
       fastify.audit({ event: 'token_refused', ip: request.ip, detail: { route: request.routeOptions.url ?? request.url.split('?')[0] ?? '' } })
       fastify.ipGuard.failure(request.ip)
       throw new InvalidTokenError()

@@ -42,6 +42,7 @@ export default fp(async (fastify) => {
     prefix: config.REDIS_KEY_PREFIX,
     nodeId,
     nodeTtlMs: config.CLUSTER_NODE_TTL_MS,
+    secret: config.JWT_SECRET,
     log: fastify.log,
     challengeFallback: inDatabase
   })

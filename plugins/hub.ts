@@ -69,6 +69,9 @@ export default fp(async (fastify) => {
     }
   })
 
+  // a revocation learnt in any way (here, from another node, from the table) closes the token's connections
+  fastify.revocations.onRevoked((jti) => hub.closeToken(jti))
+
   fastify.decorate('hub', hub)
   fastify.decorate('messages', messages)
   fastify.decorate('commands', commands)

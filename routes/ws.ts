@@ -56,6 +56,11 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       socket.close(CLOSE.goingAway, 'server shutting down')
       return
     }
+    // revoked between the check before the upgrade and now: from here on, closeToken finds the connection
+    if (user.jti !== undefined && fastify.revocations.isKnown(user.jti)) {
+      socket.close(CLOSE.policy, 'token revoked')
+      return
+    }
     const conn = hub.open(user, {
       send: (data) => socket.send(data, { binary: false }),
       close: (code, reason) => socket.close(code, reason),

@@ -4,12 +4,17 @@ import { MessageId } from './frames.js'
 
 // What one node hands another through the relay. Frames travel as the exact text the recipient's socket gets.
 
+/** a frame is at most MAX_MESSAGE_BYTES (16 MiB at the most) with the server's meta */
+const Frame = Type.String({ maxLength: 17 * 1024 * 1024 })
+/** presence and resync lists are sent in chunks of 1,000 */
+const Users = Type.Array(UserId, { maxItems: 1000 })
+
 export const DirectDelivery = Type.Object({
   kind: Type.Literal('direct'),
   to: UserId,
   /** the message's place in the order of arrival, so a connection still sending its queue can place it */
   seq: Type.Integer({ minimum: 1 }),
-  frame: Type.String()
+  frame: Frame
 })
 
 /** The sender `to` is told that its message `id` was acknowledged by the recipient. */
@@ -21,14 +26,14 @@ export const ReceiptDelivery = Type.Object({
 
 export const BroadcastDelivery = Type.Object({
   kind: Type.Literal('broadcast'),
-  frame: Type.String(),
+  frame: Frame,
   /** the connection it came from, which does not get it back */
-  origin: Type.Optional(Type.String())
+  origin: Type.Optional(Type.String({ maxLength: 64 }))
 })
 
 export const PresenceDelivery = Type.Object({
   kind: Type.Literal('presence'),
-  users: Type.Array(UserId),
+  users: Users,
   status: Type.Union([Type.Literal('online'), Type.Literal('offline')])
 })
 
@@ -45,7 +50,7 @@ export const RevokeDelivery = Type.Object({
  */
 export const ResyncDelivery = Type.Object({
   kind: Type.Literal('resync'),
-  users: Type.Union([Type.Array(UserId), Type.Literal('all')])
+  users: Type.Union([Users, Type.Literal('all')])
 })
 
 export const UserDelivery = Type.Union([DirectDelivery, ReceiptDelivery])

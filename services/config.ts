@@ -43,6 +43,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Con
   if (production && config.JWT_SECRET === undefined) {
     throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production (at least 32 characters)')
   }
+  if (config.REDIS_URL !== undefined && config.JWT_SECRET === undefined) {
+    throw new ConfigError('JWT_SECRET', 'is required with REDIS_URL: every node must have the same one (at least 32 characters)')
+  }
   const jwtSecretGenerated = config.JWT_SECRET === undefined
   const tls = tlsFiles(config, cwd)
   const redirect = config.HTTP_REDIRECT_ADDR ?? ':80'

@@ -496,7 +496,7 @@ export class Hub {
         for (const userId of delivery.users) this.#presence(userId, delivery.status)
         return
       case 'revoke':
-        this.closeToken(delivery.jti)
+        // the revocations close the token's connections, whoever tells them (plugins/hub.ts)
         return
       case 'resync':
         this.resync(delivery.users)
@@ -575,16 +575,16 @@ export class Hub {
     try {
       await this.#sync(conn)
     } catch (err) {
+      conn.syncRunning = false
       this.#o.log.error({ err, user: conn.user.user_id }, 'sending the stored queue failed')
       this.#kick(conn, CLOSE.tryAgainLater, 'try again later')
-    } finally {
-      conn.syncRunning = false
     }
   }
 
   /**
    * Sends the stored queue in order, then what arrived meanwhile, then the receipts owed; once more for each
-   * resync asked for meanwhile.
+   * resync asked for meanwhile. Clears `syncRunning` in the same turn as its last look at `resyncWanted`, so
+   * that a resync asked for after that look starts a pass of its own.
    */
   async #sync (conn: Connection): Promise<void> {
     const userId = conn.user.user_id
@@ -622,7 +622,10 @@ export class Hub {
         if (owed.length < QUEUE_PAGE) break
         await this.#o.store.flush()
       }
-      if (!conn.resyncWanted || conn.closed) return
+      if (!conn.resyncWanted || conn.closed) {
+        conn.syncRunning = false
+        return
+      }
       conn.syncing = true
     }
   }

@@ -11,18 +11,34 @@ export class Revocations {
   readonly #db: Kysely<Database>
   readonly #shared: boolean
   readonly #revoked = new Map<string, number>()
+  readonly #listeners: Array<(jti: string) => void> = []
 
   constructor (db: Kysely<Database>, { shared = false }: { shared?: boolean } = {}) {
     this.#db = db
     this.#shared = shared
   }
 
+  /** Called once for each token id newly known to be revoked, however this process learnt it. */
+  onRevoked (listener: (jti: string) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  /** Forgets the expired ones, in the table too, and learns the others. */
   async load (): Promise<void> {
-    const now = new Date().toISOString()
-    await this.#db.deleteFrom('revoked_tokens').where('expires_at', '<=', now).execute()
-    for (const row of await this.#db.selectFrom('revoked_tokens').select(['jti', 'expires_at']).execute()) {
-      this.#revoked.set(row.jti, Date.parse(row.expires_at))
-    }
+    await this.#db.deleteFrom('revoked_tokens').where('expires_at', '<=', new Date().toISOString()).execute()
+    await this.refresh()
+  }
+
+  /** Learns every revocation in the table: after a time this node may have missed some made elsewhere. */
+  async refresh (): Promise<void> {
+    const rows = await this.#db.selectFrom('revoked_tokens').select(['jti', 'expires_at'])
+      .where('expires_at', '>', new Date().toISOString()).execute()
+    for (const row of rows) this.remember(row.jti, Date.parse(row.expires_at))
+  }
+
+  /** What this process knows, without asking the database. */
+  isKnown (jti: string): boolean {
+    return this.#revoked.has(jti)
   }
 
   async isRevoked (jti: string): Promise<boolean> {
@@ -42,9 +58,11 @@ export class Revocations {
     this.remember(jti, expiresAtMs)
   }
 
-  /** Notes a revocation made elsewhere. */
+  /** Notes a revocation, made here or elsewhere. */
   remember (jti: string, expiresAtMs: number): void {
+    if (this.#revoked.has(jti) || expiresAtMs <= Date.now()) return
     this.#revoked.set(jti, expiresAtMs)
+    for (const listener of this.#listeners) listener(jti)
   }
 
   /** Drops entries whose tokens have expired. */

@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto'
 import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import { Redis } from 'ioredis'
 import type { Challenges } from '../challenges.js'
@@ -10,6 +11,8 @@ export interface RedisClusterOptions {
   prefix: string
   nodeId: string
   nodeTtlMs: number
+  /** JWT_SECRET, which every node shares: the relay's packets are signed with a key derived from it */
+  secret: string
   log: RelayLog & { debug: (obj: object, msg: string) => void }
   /** where challenges go while Redis is out of reach */
   challengeFallback: Challenges
@@ -59,7 +62,8 @@ async function ready (redis: Redis, ms: number): Promise<boolean> {
 export async function connectRedis (o: RedisClusterOptions): Promise<RedisCluster> {
   const command = client(o.url, 'command', o.log)
   const subscriber = client(o.url, 'subscriber', o.log)
-  const relay = new RedisRelay({ command, subscriber, prefix: o.prefix, nodeId: o.nodeId, nodeTtlMs: o.nodeTtlMs, log: o.log })
+  const packetKey = new Uint8Array(hkdfSync('sha256', o.secret, '', 'sealwire/v1/relay-packets', 32))
+  const relay = new RedisRelay({ command, subscriber, packetKey, prefix: o.prefix, nodeId: o.nodeId, nodeTtlMs: o.nodeTtlMs, log: o.log })
   const timeout = o.connectTimeoutMs ?? 5000
   const [a, b] = await Promise.all([ready(command, timeout), ready(subscriber, timeout)])
   if (!a || !b) o.log.warn({}, `Redis did not answer within ${timeout} ms: starting degraded, serving this node's users alone until it does`)

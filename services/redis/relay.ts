@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { Redis, Result } from 'ioredis'
 import { Compile } from 'typebox/compile'
 import { RelayPacket, type ClusterDelivery, type Delivery, type UserDelivery } from '../../schemas/relay.js'
@@ -9,6 +10,8 @@ import { Listeners, type Relay } from '../relay.js'
 //   node:<id>:users       SET of users connected to that node
 // Channels: user:<user_id> (direct messages and receipts for that user), all (everything else).
 // The scripts read other nodes' keys by name, so this needs a standalone Redis (or Sentinel), not Redis Cluster.
+// A packet on a channel is `<HMAC-SHA256 of the JSON, base64url>.<JSON>`, keyed by a secret every node shares:
+// whoever else can publish on that Redis cannot hand frames to users' sockets or close their connections.
 
 const NODE_KEY = "local function node(n) return ARGV[1] .. 'node:' .. n end\n"
 
@@ -80,6 +83,8 @@ export interface RelayLog {
 }
 
 export interface RedisRelayOptions {
+  /** signs and checks every packet; the same on every node (derived from JWT_SECRET) */
+  packetKey: Uint8Array
   /** commands and PUBLISH; created with enableOfflineQueue: false so that nothing waits on a lost server */
   command: Redis
   /** SUBSCRIBE only */
@@ -98,6 +103,8 @@ const packetValidator = Compile(RelayPacket)
 const CHUNK = 1000
 /** users whose deliveries were lost, remembered one by one up to this many; beyond it everyone resyncs */
 const MAX_MISSED = 10_000
+/** base64url of an HMAC-SHA256, then the dot */
+const MAC_LENGTH = 43
 
 function chunks<T> (items: T[]): T[][] {
   const out: T[][] = []
@@ -135,11 +142,17 @@ export class RedisRelay implements Relay {
   #registered = new Set<string>()
   readonly #missed = new Set<string>()
   #missedAll = false
+  /** revocations this node could not publish: the other nodes must still close those tokens' connections */
+  #missedRevokes: Delivery[] = []
   #healthy = false
   #closed = false
   #recovering: Promise<void> | undefined
+  /** counts lost connections, so that a registration during which one dropped is not taken for done */
+  #generation = 0
+  /** SUBSCRIBE commands not confirmed yet, by user */
+  readonly #subscribing = new Map<string, Promise<void>>()
   #timer: NodeJS.Timeout | undefined
-  /** how this node's own packets begin (JSON.stringify keeps the key order of #packet) */
+  /** how this node's own packets' JSON begins (JSON.stringify keeps the key order of #packet) */
   readonly #echo: string
 
   constructor (options: RedisRelayOptions) {
@@ -158,7 +171,10 @@ export class RedisRelay implements Relay {
     subscriber.on('message', (_channel: string, text: string) => this.#receive(text))
     for (const client of [command, subscriber]) {
       client.on('ready', () => { void this.#recover() })
-      client.on('close', () => this.#degrade(new Error('connection to Redis lost')))
+      client.on('close', () => {
+        this.#generation++
+        this.#degrade(new Error('connection to Redis lost'))
+      })
     }
   }
 
@@ -176,15 +192,20 @@ export class RedisRelay implements Relay {
   async join (userId: string): Promise<void> {
     this.#local.add(userId)
     if (this.#recovering !== undefined) await this.#recovering
-    if (!this.#local.has(userId) || this.#registered.has(userId)) return
+    if (!this.#local.has(userId)) return
     if (!this.#healthy) {
       this.#listeners.emit({ kind: 'presence', users: [userId], status: 'online' })
       return
     }
-    this.#registered.add(userId)
-    this.#announce(userId, 'online')
+    if (!this.#registered.has(userId)) {
+      this.#registered.add(userId)
+      this.#announce(userId, 'online')
+      this.#subscribe(userId)
+    }
+    const pending = this.#subscribing.get(userId)
+    if (pending === undefined) return
     try {
-      await within(this.#o.subscriber.subscribe(this.#userChannel(userId)), this.#o.joinTimeoutMs ?? 2000, 'SUBSCRIBE')
+      await within(pending, this.#o.joinTimeoutMs ?? 2000, 'SUBSCRIBE')
     } catch (err) {
       // the recovery subscribes again and resyncs this node's users, this one included
       this.#degrade(err)
@@ -217,7 +238,8 @@ export class RedisRelay implements Relay {
       try {
         return await this.#o.command.sealwireOnline(this.#keys.nodes, this.#o.prefix)
       } catch (err) {
-        this.#degrade(err)
+        // a slow answer is not a lost Redis: this node's own users stand in for once
+        this.#o.log.warn({ err }, 'who is online: Redis did not answer; this node\'s users only')
       }
     }
     return [...this.#local]
@@ -253,23 +275,58 @@ export class RedisRelay implements Relay {
     return `${this.#o.prefix}user:${userId}`
   }
 
+  #subscribe (userId: string): void {
+    const subscribed = this.#o.subscriber.subscribe(this.#userChannel(userId)).then(() => {}, (err: unknown) => this.#degrade(err))
+    this.#subscribing.set(userId, subscribed)
+    void subscribed.finally(() => {
+      if (this.#subscribing.get(userId) === subscribed) this.#subscribing.delete(userId)
+    })
+  }
+
   #publish (channel: string, delivery: Delivery, missedUser?: string): void {
     if (!this.#healthy) {
-      this.#miss(missedUser)
+      this.#miss(missedUser, delivery)
       return
     }
     this.#o.command.publish(channel, this.#packet(delivery)).catch((err: unknown) => {
-      this.#miss(missedUser)
+      this.#miss(missedUser, delivery)
       this.#degrade(err)
     })
   }
 
   #packet (delivery: Delivery): string {
     const packet: RelayPacket = { node: this.nodeId, delivery }
-    return JSON.stringify(packet)
+    const json = JSON.stringify(packet)
+    return `${this.#mac(json)}.${json}`
   }
 
-  #miss (userId: string | undefined): void {
+  #mac (json: string): string {
+    return createHmac('sha256', this.#o.packetKey).update(json).digest('base64url')
+  }
+
+  /**
+   * Tells the other nodes whose deliveries this node could not publish, so that they resync those users, and
+   * which tokens it revoked meanwhile.
+   */
+  #flushMissed (): void {
+    const revokes = this.#missedRevokes
+    this.#missedRevokes = []
+    for (const delivery of revokes) this.#publish(this.#keys.all, delivery)
+    if (!this.#missedAll && this.#missed.size === 0) return
+    const lists: Array<string[] | 'all'> = this.#missedAll ? ['all'] : chunks([...this.#missed])
+    this.#missed.clear()
+    this.#missedAll = false
+    for (const users of lists) {
+      this.#o.command.publish(this.#keys.all, this.#packet({ kind: 'resync', users })).catch((err: unknown) => {
+        if (users === 'all') this.#missedAll = true
+        else for (const userId of users) this.#miss(userId)
+        this.#degrade(err)
+      })
+    }
+  }
+
+  #miss (userId: string | undefined, delivery?: Delivery): void {
+    if (delivery?.kind === 'revoke' && this.#missedRevokes.length < MAX_MISSED) this.#missedRevokes.push(delivery)
     if (userId === undefined || this.#missedAll) return
     if (this.#missed.size >= MAX_MISSED) this.#missedAll = true
     else this.#missed.add(userId)
@@ -284,10 +341,17 @@ export class RedisRelay implements Relay {
 
   #receive (text: string): void {
     // this node's own deliveries come back on the channels it listens to; they were handed over already
-    if (text.startsWith(this.#echo)) return
+    if (text.startsWith(this.#echo, MAC_LENGTH + 1)) return
+    const json = text.slice(MAC_LENGTH + 1)
+    const mac = Buffer.from(text.slice(0, MAC_LENGTH))
+    const expected = Buffer.from(this.#mac(json))
+    if (text[MAC_LENGTH] !== '.' || mac.length !== expected.length || !timingSafeEqual(mac, expected)) {
+      this.#o.log.warn({}, 'a relay message without a valid signature was ignored (another JWT_SECRET, or not from a node)')
+      return
+    }
     let packet: unknown
     try {
-      packet = JSON.parse(text)
+      packet = JSON.parse(json)
     } catch {
       this.#o.log.warn({}, 'a relay message that is not JSON was ignored')
       return
@@ -320,12 +384,6 @@ export class RedisRelay implements Relay {
       this.#degrade(err)
       return
     }
-    if (reply[0] !== 1) {
-      // this node's entry had expired: the others took it for dead (a long pause) or Redis lost its data
-      this.#degrade(new Error('this node\'s entry in Redis had expired'))
-      await this.#recover()
-      return
-    }
     const claimed: string[] = []
     for (let i = 1; i + 1 < reply.length; i += 2) {
       claimed.push(String(reply[i]))
@@ -337,6 +395,11 @@ export class RedisRelay implements Relay {
       // a node that died between storing a message and publishing it leaves it undelivered until a resync
       this.toAll({ kind: 'resync', users: 'all' })
     }
+    if (reply[0] !== 1) {
+      // this node's entry had expired: the others took it for dead (a long pause) or Redis lost its data
+      this.#degrade(new Error('this node\'s entry in Redis had expired'))
+      await this.#recover()
+    }
   }
 
   async #recover (): Promise<void> {
@@ -344,6 +407,7 @@ export class RedisRelay implements Relay {
     if (this.#recovering !== undefined) return await this.#recovering
     const { command, subscriber } = this.#o
     if (command.status !== 'ready' || subscriber.status !== 'ready') return
+    const generation = this.#generation
     this.#recovering = (async () => {
       try {
         const users = [...this.#local]
@@ -357,16 +421,12 @@ export class RedisRelay implements Relay {
         for (const members of chunks(users)) register.sadd(this.#keys.users, ...members)
         await register.pexpire(this.#keys.users, this.#o.nodeTtlMs * 4).exec()
         this.#registered = new Set(users)
-
-        // the other nodes may have missed deliveries this node could not publish
-        const missed: Array<string[] | 'all'> = this.#missedAll ? ['all'] : chunks([...this.#missed])
-        for (const list of missed) {
-          await command.publish(this.#keys.all, this.#packet({ kind: 'resync', users: list }))
-        }
-        this.#missed.clear()
-        this.#missedAll = false
+        // a subscription made on a connection that has dropped since is gone with it
+        if (this.#generation !== generation) throw new Error('a connection to Redis dropped during the registration')
         this.#healthy = true
         this.#o.log.info({ node: this.nodeId, users: users.length }, 'Redis reachable: this node is registered and relays to the others')
+        // the other nodes may have missed deliveries this node could not publish
+        this.#flushMissed()
         this.#reconcile()
         // and this node may have missed what the others published
         this.#listeners.emit({ kind: 'resync', users: 'all' })
@@ -377,6 +437,8 @@ export class RedisRelay implements Relay {
       }
     })()
     await this.#recovering
+    // a connection came back while the registration ran: register on it
+    if (!this.#healthy && this.#generation !== generation) setImmediate(() => { void this.#recover() })
   }
 
   /** Users who came or went while the registration ran. */
@@ -390,7 +452,7 @@ export class RedisRelay implements Relay {
     for (const userId of this.#local) {
       if (this.#registered.has(userId)) continue
       this.#registered.add(userId)
-      this.#o.subscriber.subscribe(this.#userChannel(userId)).catch((err: unknown) => this.#degrade(err))
+      this.#subscribe(userId)
       this.#announce(userId, 'online')
     }
   }

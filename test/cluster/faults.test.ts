@@ -2,8 +2,9 @@
 // stopped and started, the database refusing connections.
 import t from 'tap'
 import pg from 'pg'
+import WebSocket from 'ws'
 import { NEEDS_CLUSTER, NEEDS_POSTGRES, postgresDatabaseUrl, redisPrefix } from '../databases.js'
-import { build, makeIdentity, registerAndLogin, TEST_JWT_SECRET, type Identity } from '../helper.js'
+import { build, login, makeIdentity, registerAndLogin, TEST_JWT_SECRET, type Identity } from '../helper.js'
 import { broadcast, direct, idOf, listen, TestClient, type Frame } from '../ws-client.js'
 import { cluster, until } from './nodes.js'
 import { health, loginOver, NEEDS_REDIS_SERVER, redisServer, registerOver, startNodeProcess, type NodeProcess } from './processes.js'
@@ -158,10 +159,24 @@ t.test('Redis stopped and started again mid-run: each node serves its own users,
   t.same(online.json(), { users: ['alice', 'bob'], count: 2 }, 'who is online: this node\'s users')
   const dave = await registerAndLogin(a.app, 'dave')
   t.ok(dave.token, 'registration and the challenge login go on (challenges from the database meanwhile)')
+  // erin has a WebSocket on B and a second token; both are revoked through A. B cannot hear of it, but it
+  // checks tokens it does not know against the shared table
+  const erin = await registerAndLogin(a.app, 'erin')
+  const erinOnB = await b.connect(erin)
+  const second = await login(a.app, erin.id)
+  for (const token of [erin.token, second]) {
+    t.equal((await a.app.inject({ method: 'POST', url: '/auth/logout', headers: { authorization: `Bearer ${token}` } })).statusCode, 204)
+  }
+  t.equal((await b.app.inject({ url: '/active-users', headers: { authorization: `Bearer ${second}` } })).statusCode, 401,
+    'B refuses a revoked token at once, Redis or not')
+  await sleep(200)
+  t.equal(erinOnB.ws.readyState, WebSocket.OPEN, 'the connection on B stays open while B cannot hear of its revocation')
 
   await redis.start()
   await until(async () => await state(a) === 'ok' && await state(b) === 'ok', 10_000, 'both nodes are back to ok by themselves')
   t.match((await a.app.inject({ url: '/metrics' })).body, /^sealwire_redis_up 1$/m)
+  const closed = await Promise.race([erinOnB.closed, sleep(5000).then(() => ({ code: 'still open after 5 s' }))])
+  t.equal(closed.code, 1008, 'and once Redis is back, B closes it')
   const late = await carolOnB.next((f) => f.header.id === idOf(across) && f.header.from === 'alice', 5000)
   t.same(late.header, across.header, 'carol gets the message sent during the outage without reconnecting')
   carolOnB.ack(idOf(across))

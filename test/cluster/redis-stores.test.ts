@@ -1,5 +1,6 @@
 // What the nodes share in Redis besides the relay, against the real Redis of REDIS_URL: login challenges and
 // the HTTP rate limiter's counters, each with its fallback for while Redis is out of reach.
+import { createHmac } from 'node:crypto'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { ChallengeStore } from '../../services/challenges.js'
@@ -79,7 +80,7 @@ t.test('the HTTP limiter counts in Redis across stores, and alone while Redis is
   t.match(await incr(nodeB), { current: 1 })
 })
 
-t.test('the relay ignores what is not one of its packets, and goes on', { skip: NEEDS_CLUSTER }, async (t) => {
+t.test('the relay ignores what is not a packet signed by a node, and goes on', { skip: NEEDS_CLUSTER }, async (t) => {
   const c = await cluster(t)
   const [a, b] = [await c.start('A'), await c.start('B')]
   const alice = await registerAndLogin(a.app, 'alice')
@@ -87,9 +88,16 @@ t.test('the relay ignores what is not one of its packets, and goes on', { skip: 
   const onA = await a.connect(alice)
   const onB = await b.connect(bob)
   const client = redis(t)
+  // a well-formed direct frame for bob, a revocation and a resync, as a node would send them, but not signed
+  // with the nodes' key (derived from JWT_SECRET): whoever else can publish on this Redis cannot use them
+  const forged = [
+    { node: 'x', delivery: { kind: 'direct', to: 'bob', seq: 1, frame: JSON.stringify({ header: { from: 'server', message_type: 'error' }, body: { code: 'forged' } }) } },
+    { node: 'x', delivery: { kind: 'revoke', jti: 'anything', expires_at_ms: Date.now() + 60_000 } },
+    { node: 'x', delivery: { kind: 'resync', users: 'all' } }
+  ].map((p) => JSON.stringify(p))
+  const signed = (json: string): string => `${createHmac('sha256', 'not the key').update(json).digest('base64url')}.${json}`
   for (const channel of [`${c.prefix}all`, `${c.prefix}user:bob`]) {
-    for (const junk of ['not json', '{}', '{"node":"x","delivery":{"kind":"direct","to":"bob","seq":0,"frame":"x"}}',
-      '{"node":"x","delivery":{"kind":"resync","users":["../*"]}}', JSON.stringify({ node: 'x', delivery: { kind: 'nuke' } })]) {
+    for (const junk of ['not json', '{}', ...forged, ...forged.map(signed), `${'A'.repeat(43)}.not json`]) {
       await client.publish(channel, junk)
     }
   }

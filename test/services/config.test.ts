@@ -78,16 +78,19 @@ t.test('JWT_SECRET: at least 32 characters, required in production, never echoed
 })
 
 t.test('DATABASE_URL and REDIS_URL: their schemes are checked, their passwords never echoed', async (t) => {
-  const config = loadConfig({ DATABASE_URL: 'postgresql://app:pw@db.internal:5432/chat', REDIS_URL: 'rediss://:pw@cache:6380/2' })
+  const config = loadConfig({ DATABASE_URL: 'postgresql://app:pw@db.internal:5432/chat', REDIS_URL: 'rediss://:pw@cache:6380/2', JWT_SECRET: 'x'.repeat(32) })
   t.equal(config.DATABASE_URL, 'postgresql://app:pw@db.internal:5432/chat')
   t.equal(config.DATABASE_POOL_SIZE, 10)
   t.equal(config.REDIS_KEY_PREFIX, 'sealwire:')
   t.equal(config.CLUSTER_NODE_TTL_MS, 15000)
   for (const [variable, value] of [['DATABASE_URL', 'mysql://app:hunter2@db/chat'], ['REDIS_URL', 'http://:hunter2@cache:6379']]) {
-    const err = t.throws(() => loadConfig({ [variable as string]: value })) as ConfigError
+    const err = t.throws(() => loadConfig({ [variable as string]: value, JWT_SECRET: 'x'.repeat(32) })) as ConfigError
     t.equal(err.variable, variable)
     t.notMatch(err.message, /hunter2/, `${variable}: the URL (and its password) is not in the message`)
   }
+  const alone = t.throws(() => loadConfig({ REDIS_URL: 'redis://cache:6379' })) as ConfigError
+  t.equal(alone.variable, 'JWT_SECRET', 'nodes sharing Redis must share a JWT_SECRET: a random one per node cannot work')
+  t.match(alone.message, /required with REDIS_URL/)
   const prefix = t.throws(() => loadConfig({ REDIS_KEY_PREFIX: 'has spaces *' })) as ConfigError
   t.equal(prefix.variable, 'REDIS_KEY_PREFIX')
   t.equal((t.throws(() => loadConfig({ CLUSTER_NODE_TTL_MS: '10' })) as ConfigError).variable, 'CLUSTER_NODE_TTL_MS')
