@@ -197,7 +197,7 @@ export class MessageStore {
   }
 
   /**
-   * PostgreSQL: the whole batch as one statement, its writes in data-modifying CTEs, atomic as any statement:
+   * PostgreSQL: the whole batch as one statement, its writes in data-modifying CTEs, atomic as every statement is:
    * one round trip instead of five (begin, insert, two updates, commit), each of which waits its turn on a
    * busy event loop. Rows travel as arrays (unnest), so the statement has the same few parameters and plans
    * the same way whatever the batch size. Every CTE sees the table as it was before the statement, which is

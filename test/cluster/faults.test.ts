@@ -192,6 +192,31 @@ t.test('Redis stopped and started again mid-run: each node serves its own users,
   t.pass('a broadcast from B reaches A again')
 })
 
+t.test('a node started while Redis is down serves alone, degraded, and joins the others when Redis comes up', { skip: NEEDS_CLUSTER !== false ? NEEDS_CLUSTER : NEEDS_REDIS_SERVER }, async (t) => {
+  const redis = await redisServer(t, false)
+  const c = await cluster(t, {}, redis.url)
+  const a = await c.start('A')
+  t.match((await a.app.inject({ url: '/health' })).json(), { status: 'degraded', redis: 'unreachable' }, 'started, degraded')
+  const alice = await registerAndLogin(a.app, 'alice')
+  const bob = await registerAndLogin(a.app, 'bob')
+  const aliceOnA = await a.connect(alice)
+  const bobOnA = await a.connect(bob)
+  const local = direct(alice.id, 'bob')
+  aliceOnA.send(local)
+  await bobOnA.envelope(idOf(local))
+  t.pass('its own users talk')
+
+  await redis.start()
+  await until(async () => (await a.app.inject({ url: '/health' })).json<{ status: string }>().status === 'ok', 10_000, 'A joins by itself')
+  const b = await c.start('B')
+  const carol = await registerAndLogin(b.app, 'carol')
+  const carolOnB = await b.connect(carol)
+  const across = direct(carol.id, 'alice')
+  carolOnB.send(across)
+  await aliceOnA.envelope(idOf(across))
+  t.pass('and a node started after it reaches its users')
+})
+
 t.test('PostgreSQL out of reach: nothing is accepted that is not stored, /health says 503, and it comes back by itself', { skip: NEEDS_POSTGRES }, async (t) => {
   const url = await postgresDatabaseUrl(t)
   const name = new URL(url).pathname.slice(1)

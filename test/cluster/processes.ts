@@ -122,8 +122,11 @@ export interface RedisServer {
   start: () => Promise<void>
 }
 
-/** A Redis of the test's own on a free port, keeping nothing on disk, that the test can stop and start again. */
-export async function redisServer (t: Test): Promise<RedisServer> {
+/**
+ * A Redis of the test's own on a free port, keeping nothing on disk, that the test can stop and start again
+ * (and start later, with `started` false).
+ */
+export async function redisServer (t: Test, started = true): Promise<RedisServer> {
   const port = await freePort()
   let current: Proc | undefined
   const start = async (): Promise<void> => {
@@ -137,7 +140,7 @@ export async function redisServer (t: Test): Promise<RedisServer> {
     current.child.kill('SIGKILL')
     await current.exited
   }
-  await start()
+  if (started) await start()
   t.teardown(stop)
   return { url: `redis://127.0.0.1:${port}`, stop, start }
 }
