@@ -15,7 +15,9 @@ export const NEEDS_POSTGRES = process.env.DATABASE_URL === undefined || process.
 export const NEEDS_REDIS = process.env.REDIS_URL === undefined || process.env.REDIS_URL === ''
   ? 'REDIS_URL is not set: run with REDIS_URL=redis://127.0.0.1:6379 (.ci/run sets it)'
   : false
-export const NEEDS_CLUSTER = NEEDS_POSTGRES !== false ? NEEDS_POSTGRES : NEEDS_REDIS
+export const NEEDS_CLUSTER = NEEDS_POSTGRES !== false && NEEDS_REDIS !== false
+  ? 'DATABASE_URL and REDIS_URL are not set: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379 (.ci/run sets them)'
+  : NEEDS_POSTGRES !== false ? NEEDS_POSTGRES : NEEDS_REDIS
 
 /**
  * A fresh PostgreSQL database on the server of DATABASE_URL, dropped when the test ends: tests running in
