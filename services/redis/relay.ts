@@ -9,7 +9,7 @@ import { Listeners, type Relay } from '../relay.js'
 //   node:<id>             "1" while the node lives (renewed every TTL / 3, expires after TTL)
 //   node:<id>:users       SET of users connected to that node
 // Channels: user:<user_id> (direct messages and receipts for that user), all (everything else).
-// The scripts read other nodes' keys by name, so this needs a standalone Redis (or Sentinel), not Redis Cluster.
+// The scripts read other nodes' keys by name, so this needs a standalone Redis, not Redis Cluster.
 // A packet on a channel is `<HMAC-SHA256 of the JSON, base64url>.<JSON>`, keyed by a secret every node shares:
 // whoever else can publish on that Redis cannot hand frames to users' sockets or close their connections.
 
