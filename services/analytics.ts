@@ -10,6 +10,7 @@ import {
 } from './analytics-time.js'
 import type { Database } from './database.js'
 import { InvalidRangeError } from './errors.js'
+import type { ServiceLog } from './log.js'
 import type { HubEvent } from './hub.js'
 
 // ---- tables (migration 2026-11-25-003-analytics) --------------------------------------------------
@@ -75,12 +76,6 @@ const MAX_SPAN_MS = 366 * DAY_MS
 
 // ---- the recorder ------------------------------------------------------------------------------------
 
-export interface AnalyticsLog {
-  info: (obj: object, msg: string) => void
-  warn: (obj: object, msg: string) => void
-  error: (obj: object, msg: string) => void
-}
-
 export interface LiveCounts {
   connections: number
   onlineUsers: number
@@ -96,7 +91,7 @@ export interface AnalyticsOptions {
   /** true while the server shuts down: sessions then end as `shutdown` */
   closing?: () => boolean
   retentionDays?: number
-  log?: AnalyticsLog
+  log?: ServiceLog
 }
 
 export interface FlushReport {
@@ -151,7 +146,7 @@ function batchRows (b: Batch): number {
   return b.opened.size + b.closed.length + b.userDays.size + b.counts.size + b.latency.size
 }
 
-const silent: AnalyticsLog = { info: () => {}, warn: () => {}, error: () => {} }
+const silent: ServiceLog = { info: () => {}, warn: () => {}, error: () => {} }
 const num = (v: unknown): number => v === null || v === undefined ? 0 : Number(v)
 const chunks = <T>(items: T[], size = CHUNK): T[][] => {
   const out: T[][] = []
@@ -171,7 +166,7 @@ export class Analytics {
   readonly #live: () => LiveCounts
   readonly #closing: () => boolean
   readonly #retentionDays: number
-  readonly #log: AnalyticsLog
+  readonly #log: ServiceLog
   readonly #flushListeners: Array<(report: FlushReport) => void> = []
 
   #started = false

@@ -4,7 +4,8 @@ import { Redis } from 'ioredis'
 import type { Challenges } from '../challenges.js'
 import { RedisChallenges } from './challenges.js'
 import { sharedRateLimitStore } from './rate-limit-store.js'
-import { RedisRelay, type RelayLog } from './relay.js'
+import type { ServiceLog } from '../log.js'
+import { RedisRelay } from './relay.js'
 
 export interface RedisClusterOptions {
   url: string
@@ -13,7 +14,7 @@ export interface RedisClusterOptions {
   nodeTtlMs: number
   /** JWT_SECRET, which every node shares: the relay's packets are signed with a key derived from it */
   secret: string
-  log: RelayLog & { debug: (obj: object, msg: string) => void }
+  log: ServiceLog & { debug: (obj: object, msg: string) => void }
   /** where challenges go while Redis is out of reach */
   challengeFallback: Challenges
   /** how long the start waits for Redis before the node starts without it (degraded) */

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { Redis, Result } from 'ioredis'
 import { Compile } from 'typebox/compile'
 import { RelayPacket, type ClusterDelivery, type Delivery, type UserDelivery } from '../../schemas/relay.js'
+import type { ServiceLog } from '../log.js'
 import { Listeners, type Relay } from '../relay.js'
 
 // Keys, all under the prefix:
@@ -76,12 +77,6 @@ declare module 'ioredis' {
   }
 }
 
-export interface RelayLog {
-  info: (obj: object, msg: string) => void
-  warn: (obj: object, msg: string) => void
-  error: (obj: object, msg: string) => void
-}
-
 export interface RedisRelayOptions {
   /** signs and checks every packet; the same on every node (derived from JWT_SECRET) */
   packetKey: Uint8Array
@@ -93,7 +88,7 @@ export interface RedisRelayOptions {
   nodeId: string
   /** a node that has not renewed its entry for this long is taken for dead */
   nodeTtlMs: number
-  log: RelayLog
+  log: ServiceLog
   /** how long a join waits for Redis to confirm the subscription before it goes on without it */
   joinTimeoutMs?: number
 }
