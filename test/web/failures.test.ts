@@ -13,8 +13,9 @@ t.test('the web client explains every failure: rate limit, refused message, serv
   const port = Number(new URL(url).port)
   const browser = await launch(t)
   const errors: string[] = []
-  // while the server is down, Chromium itself logs each refused connection as a console error
-  const refused = [/Failed to load resource: net::ERR_CONNECTION_REFUSED/, /WebSocket connection to '.*' failed/]
+  // while the server is down, Chromium itself logs each refused connection as a console error; while it is
+  // closing, Fastify answers 503 to a request that still reaches it, and Chromium logs that too
+  const refused = [/Failed to load resource: net::ERR_CONNECTION_REFUSED/, /WebSocket connection to '.*' failed/, /status of 503 \(Service Unavailable\)/]
   const alice = await (await context(browser, 'alice', errors, undefined, refused)).newPage()
   const bobCtx = await context(browser, 'bob', errors, PHONE, refused)
   const bob = await bobCtx.newPage()
