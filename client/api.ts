@@ -1,5 +1,5 @@
 import type { ChallengeResponse, PublicUser, TokenResponse } from '../schemas/auth.js'
-import type { JsonValue } from '../services/commands.js'
+import type { JsonValue } from '../schemas/common.js'
 import { SealwireError } from './errors.js'
 
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>

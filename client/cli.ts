@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { fromBase64, toBase64 } from '../services/protocol/base64.js'
-import type { JsonValue } from '../services/commands.js'
+import type { JsonValue } from '../schemas/common.js'
 import { createNodeClient, FileStore, generateIdentity, readKeyFile, SealwireError, writeKeyFile, type ClientStore, type Identity, type SealwireClient } from './node.js'
 
 const HELP = `sealwire: the Sealwire terminal client

@@ -1,5 +1,6 @@
 import type { PublicUser } from '../schemas/auth.js'
-import type { JsonValue } from '../services/commands.js'
+import type { JsonValue } from '../schemas/common.js'
+import type { DeliveredBroadcast, DeliveredDirect, ErrorFrame, PresenceFrame, ReceiptFrame, ServerResponseFrame } from '../schemas/frames.js'
 import { fromBase64, utf8Encode } from '../services/protocol/base64.js'
 import { DecryptError, openDirect, sealDirect } from '../services/protocol/direct.js'
 import { verifyStrict } from '../services/protocol/signature.js'
@@ -7,6 +8,7 @@ import { messageSigningInput, x25519KeySigningInput } from '../services/protocol
 import { HttpApi, type Fetch } from './api.js'
 import { Emitter } from './emitter.js'
 import { KeyChangedError, SealwireError } from './errors.js'
+import { parseCommandResponse, parseServerFrame } from './frames.js'
 import { newEncryptionKey, publicKeys, signEnvelope, signLogin, type Identity } from './identity.js'
 import { safetyNumber } from './safety.js'
 import { MemoryStore, type ClientStore } from './store.js'
@@ -103,12 +105,6 @@ export interface ClientEvents {
   /** the identity's keys changed (rotation, or retired keys erased): save it */
   'identity-changed': Identity
   error: SealwireError
-}
-
-interface Frame {
-  header: Record<string, unknown>
-  body: Record<string, unknown>
-  meta?: Record<string, unknown>
 }
 
 interface Awaiting {
@@ -499,73 +495,66 @@ export class SealwireClient extends Emitter<ClientEvents> {
   // ---- incoming ----------------------------------------------------------------------------------
 
   #onFrame (text: string): void {
-    let frame: Frame
-    try {
-      frame = JSON.parse(text) as Frame
-      if (typeof frame.header !== 'object' || frame.header === null || typeof frame.body !== 'object' || frame.body === null) throw new Error('shape')
-    } catch {
-      this.emit('rejected', { id: undefined, from: undefined, reason: 'malformed', message: 'a frame that is not a JSON envelope' })
+    const parsed = parseServerFrame(text)
+    if (!parsed.ok) {
+      this.emit('rejected', { id: parsed.id, from: undefined, reason: 'malformed', message: parsed.type === undefined ? 'a frame that is not a JSON envelope' : `a ${parsed.type} frame of the wrong shape` })
+      // a message that fails its checks is dropped: acknowledging it keeps it from coming again
+      if (parsed.type === 'direct' && parsed.id !== undefined) this.#ack(parsed.id)
       return
     }
-    const { header, body } = frame
-    const inReplyTo = str(header.in_reply_to)
-    switch (header.message_type) {
+    const frame = parsed.frame
+    switch (frame.header.message_type) {
       case 'receipt': {
-        const status = body.status
-        if (inReplyTo === undefined) return
-        if (status === 'accepted' || status === 'duplicate') this.#settle(inReplyTo, { value: status })
+        const { header: { in_reply_to: id }, body: { status } } = frame as ReceiptFrame
         if (status === 'delivered') {
-          this.#delivered.get(inReplyTo)?.()
-          this.#delivered.delete(inReplyTo)
+          this.#delivered.get(id)?.()
+          this.#delivered.delete(id)
+        } else {
+          this.#settle(id, { value: status })
         }
-        if (status === 'accepted' || status === 'delivered' || status === 'duplicate') this.emit('receipt', { id: inReplyTo, status })
+        this.emit('receipt', { id, status })
         return
       }
       case 'error': {
-        const retry = typeof body.retry_after_ms === 'number' ? body.retry_after_ms : undefined
-        const error = new SealwireError(str(body.code) ?? 'error', str(body.message) ?? 'refused by the server', { retryAfterMs: retry })
-        if (inReplyTo !== undefined && this.#awaiting.has(inReplyTo)) this.#settle(inReplyTo, { error })
+        const { header: { in_reply_to: id }, body } = frame as ErrorFrame
+        const error = new SealwireError(body.code, body.message, { retryAfterMs: body.retry_after_ms })
+        if (id !== undefined && this.#awaiting.has(id)) this.#settle(id, { error })
         else this.emit('error', error)
         return
       }
       case 'server_response': {
-        if (inReplyTo === undefined) return
-        try {
-          const answer = JSON.parse(str(body.content) ?? '') as { ok?: unknown, result?: JsonValue, error?: { code?: string, message?: string } }
-          this.#settle(inReplyTo, answer.ok === true
-            ? { value: answer.result ?? null }
-            : { error: new SealwireError(answer.error?.code ?? 'command_failed', answer.error?.message ?? 'command failed') })
-        } catch {
-          this.#settle(inReplyTo, { error: new SealwireError('malformed', 'the server answered with something that is not JSON') })
-        }
+        const { header: { in_reply_to: id }, body } = frame as ServerResponseFrame
+        const answer = parseCommandResponse(body.content)
+        this.#settle(id, answer === undefined
+          ? { error: new SealwireError('malformed', 'the server answered with something that is not a command response') }
+          : answer.ok
+            ? { value: answer.result as JsonValue }
+            : { error: new SealwireError(answer.error.code, answer.error.message) })
         return
       }
       case 'presence': {
-        const userId = str(body.user_id)
-        if (userId !== undefined && (body.status === 'online' || body.status === 'offline')) this.emit('presence', { userId, status: body.status })
+        const { body } = frame as PresenceFrame
+        this.emit('presence', { userId: body.user_id, status: body.status })
         return
       }
       case 'direct':
-      case 'broadcast':
+      case 'broadcast': {
+        const envelope = frame as DeliveredDirect | DeliveredBroadcast
         // one at a time, so the application sees messages in the order the server sent them
-        this.#incoming = this.#incoming.then(async () => { await this.#onEnvelope(frame) })
-        return
-      default:
+        this.#incoming = this.#incoming.then(async () => { await this.#onEnvelope(envelope) })
+      }
     }
   }
 
-  async #onEnvelope ({ header, body, meta }: Frame): Promise<void> {
-    const id = str(header.id)
-    const from = str(header.from)
+  async #onEnvelope ({ header, body, meta }: DeliveredDirect | DeliveredBroadcast): Promise<void> {
+    const { id, from, timestamp } = header
     const direct = header.message_type === 'direct'
     const reject = (reason: RejectionReason, message: string): void => {
       this.emit('rejected', { id, from, reason, message })
       // a message that fails its checks is dropped: acknowledging it keeps it from coming again
-      if (direct && id !== undefined) this.#ack(id)
+      if (direct) this.#ack(id)
     }
-    const timestamp = str(header.timestamp)
-    if (id === undefined || from === undefined || timestamp === undefined) return reject('malformed', 'an envelope without id, from or timestamp')
-    if (direct && header.to !== this.userId) return reject('misrouted', `a message for ${String(header.to)} reached ${this.userId}`)
+    if (direct && header.to !== this.userId) return reject('misrouted', `a message for ${header.to} reached ${this.userId}`)
     try {
       await this.#verify(header, body)
     } catch (err) {
@@ -574,8 +563,7 @@ export class SealwireClient extends Emitter<ClientEvents> {
       return reject('unknown_sender', err instanceof Error ? err.message : 'sender unknown')
     }
     // offline messages arrive late: the window is checked against the time the server received them
-    const receivedAt = str(meta?.received_at)
-    const reference = receivedAt === undefined ? Date.now() : Date.parse(receivedAt)
+    const reference = Date.parse(meta.received_at)
     if (!(Math.abs(Date.parse(timestamp) - reference) <= this.#skewMs)) return reject('clock_skew', `timestamp ${timestamp} is outside the window`)
     const seenKey = `${from}\n${id}`
     if (await this.#store.hasSeen(seenKey)) {
@@ -583,16 +571,17 @@ export class SealwireClient extends Emitter<ClientEvents> {
       if (direct) this.#ack(id)
       return
     }
-    if (!direct) {
+    const receivedAt = meta.received_at
+    if (header.message_type === 'broadcast') {
       await this.#store.markSeen(seenKey)
-      this.emit('broadcast', { id, from, text: str(body.content) ?? '', timestamp, receivedAt })
+      this.emit('broadcast', { id, from, text: body.content, timestamp, receivedAt })
       return
     }
-    const encryptedKey = str(header.encrypted_key)
-    if (encryptedKey === undefined) return reject('not_encrypted', 'a direct message without encryption')
+    const { encrypted_key: encryptedKey, encryption_nonce: nonce } = header
+    if (encryptedKey === undefined || nonce === undefined) return reject('not_encrypted', 'a direct message without encryption')
     let text: string
     try {
-      text = this.#decrypt({ from, to: this.userId, id, content: str(body.content) ?? '', encryption_nonce: str(header.encryption_nonce) ?? '', encryptedKey })
+      text = this.#decrypt({ from, to: this.userId, id, content: body.content, encryption_nonce: nonce, encryptedKey })
     } catch (err) {
       return reject('decrypt_failed', err instanceof DecryptError ? 'the message cannot be decrypted: it was altered or not meant for this key' : 'cannot decrypt')
     }

@@ -1,14 +1,10 @@
-import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Analytics } from '../services/analytics.js'
-import { AdminRequiredError } from '../services/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** sessions, message counts, delivery latency and active users, recorded from hub events */
     analytics: Analytics
-    /** onRequest hook for admin routes: a valid token of a user listed in ADMIN_USERS, else 401 / 403 */
-    requireAdmin: (request: FastifyRequest) => Promise<void>
   }
 }
 
@@ -23,13 +19,6 @@ export default fp(async (fastify) => {
     log: fastify.log
   })
   fastify.decorate('analytics', analytics)
-
-  // user ids are unique without regard to case, so ADMIN_USERS is compared the same way
-  const admins = new Set(config.adminUsers.map((u) => u.toLowerCase()))
-  fastify.decorate('requireAdmin', async (request: FastifyRequest): Promise<void> => {
-    await fastify.authenticate(request)
-    if (!admins.has(request.user.sub.toLowerCase())) throw new AdminRequiredError()
-  })
 
   if (!config.ANALYTICS_ENABLED) return
   await analytics.start(config.ANALYTICS_FLUSH_MS)

@@ -6,7 +6,7 @@ import { Compile } from 'typebox/compile'
 import { TokenClaims, type TokenResponse } from '../schemas/auth.js'
 import type { Challenges } from '../services/challenges.js'
 import { Revocations } from '../services/revocations.js'
-import { AuthenticationFailedError, InvalidTokenError } from '../services/errors.js'
+import { AdminRequiredError, AuthenticationFailedError, InvalidTokenError } from '../services/errors.js'
 import { loginSigningInput } from '../services/protocol/signing.js'
 import { UserStore } from '../services/users.js'
 
@@ -18,12 +18,22 @@ declare module '@fastify/jwt' {
 }
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `authenticate` also takes the token from `?token=` */
+    tokenInQuery?: boolean
+  }
   interface FastifyInstance {
     users: UserStore
     challenges: Challenges
     revocations: Revocations
-    /** preHandler for bearer routes: sets request.user or answers 401 */
+    /**
+     * onRequest hook for routes that need a session: the token from `Authorization: Bearer`, or from `?token=`
+     * on routes whose config says `tokenInQuery` (the WebSocket upgrade, where browsers cannot set headers).
+     * Sets request.user, or answers 401.
+     */
     authenticate: (request: FastifyRequest) => Promise<void>
+    /** onRequest hook for admin routes: a valid token of a user listed in ADMIN_USERS, else 401 / 403 */
+    requireAdmin: (request: FastifyRequest) => Promise<void>
     /** checks a session token from anywhere (the WebSocket query string, say) */
     verifyToken: (token: string) => Promise<TokenClaims>
     /** refuses the token on every node from now on and closes the connections opened with it */
@@ -45,17 +55,17 @@ export default fp(async (fastify) => {
     decode: { complete: false }
   })
 
-  const { relay, challenges } = fastify.cluster
+  const { cluster } = fastify
+  const { challenges } = fastify.clusterStores
   const users = new UserStore(fastify.db, fastify.ed25519)
   // a shared database may hold revocations made by another node
-  const revocations = new Revocations(fastify.db, { shared: config.DATABASE_URL !== undefined || relay.state !== 'local' })
+  const revocations = new Revocations(fastify.db, { shared: config.DATABASE_URL !== undefined || cluster.state !== 'local' })
   await revocations.load()
-  relay.onDelivery((delivery) => {
-    if (delivery.kind === 'revoke') revocations.remember(delivery.jti, delivery.expires_at_ms)
-    // this node may have missed revocations while Redis was out of reach: the table has them
-    if (delivery.kind === 'resync' && delivery.users === 'all') {
-      revocations.refresh().catch((err: unknown) => fastify.log.error({ err }, 'reading the revoked tokens failed'))
-    }
+  cluster.control.onRevoke((jti, expiresAtMs) => revocations.remember(jti, expiresAtMs))
+  cluster.control.onResync((resynced) => {
+    // this node may have missed revocations while the nodes could not reach each other: the table has them
+    if (resynced !== 'all') return
+    revocations.refresh().catch((err: unknown) => fastify.log.error({ err }, 'reading the revoked tokens failed'))
   })
   fastify.decorate('users', users)
   fastify.decorate('challenges', challenges)
@@ -84,21 +94,35 @@ export default fp(async (fastify) => {
 
   fastify.decorate('revokeToken', async ({ jti, sub, exp }: TokenClaims): Promise<void> => {
     await revocations.revoke(jti, sub, exp * 1000)
-    relay.toAll({ kind: 'revoke', jti, expires_at_ms: exp * 1000 })
+    cluster.control.revoke(jti, exp * 1000)
   })
 
+  /** The bearer token of the Authorization header (any case of "Bearer"), or `?token=` where the route allows it. */
+  function tokenOf (request: FastifyRequest): string | undefined {
+    const [scheme, token] = request.headers.authorization?.split(' ', 2) ?? []
+    if (scheme !== undefined && /^bearer$/i.test(scheme) && token !== undefined && token !== '') return token
+    if (request.routeOptions.config.tokenInQuery !== true) return undefined
+    const query = request.query as { token?: unknown }
+    return typeof query.token === 'string' && query.token !== '' ? query.token : undefined
+  }
+
   fastify.decorate('authenticate', async (request: FastifyRequest): Promise<void> => {
-    let verified = true
+    const token = tokenOf(request)
     try {
-      await request.jwtVerify()
-    } catch {
-      verified = false
-    }
-    if (!verified || await checkClaims(request.user) === undefined) {
+      if (token === undefined) throw new InvalidTokenError()
+      request.user = await fastify.verifyToken(token)
+    } catch (err) {
       fastify.audit({ event: 'token_refused', ip: request.ip, detail: { route: request.routeOptions.url ?? request.url.split('?')[0] ?? '' } })
       fastify.ipGuard.failure(request.ip)
-      throw new InvalidTokenError()
+      throw err
     }
+  })
+
+  // user ids are unique without regard to case, so ADMIN_USERS is compared the same way
+  const admins = new Set(config.adminUsers.map((u) => u.toLowerCase()))
+  fastify.decorate('requireAdmin', async (request: FastifyRequest): Promise<void> => {
+    await fastify.authenticate(request)
+    if (!admins.has(request.user.sub.toLowerCase())) throw new AdminRequiredError()
   })
 
   fastify.decorate('issueToken', (userId: string): TokenResponse => {

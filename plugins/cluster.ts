@@ -2,17 +2,16 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
 import { ChallengeStore, type Challenges } from '../services/challenges.js'
-import { connectRedis } from '../services/redis/index.js'
-import { LocalRelay, type Relay } from '../services/relay.js'
+import type { Cluster } from '../services/cluster/cluster.js'
+import { MemoryCluster } from '../services/cluster/memory.js'
+import { connectRedis } from '../services/cluster/redis/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** this node and what it shares with the others: in-process alone, through Redis with REDIS_URL */
-    cluster: {
-      /** this server process, fresh at each start */
-      nodeId: string
-      /** deliver to a user or to everyone, wherever they are connected; who is online */
-      relay: Relay
+    /** this node among the others: the broker, presence and control channel (in-process alone, Redis with REDIS_URL) */
+    cluster: Cluster
+    /** what the nodes share besides the cluster's traffic */
+    clusterStores: {
       /** login challenges, in Redis when there is one so that a login may finish on another node */
       challenges: Challenges
       /** the HTTP rate limiter's counters when they are shared; undefined: each node counts alone */
@@ -25,12 +24,13 @@ export default fp(async (fastify) => {
   const { config } = fastify
   const nodeId = randomUUID()
   const inDatabase = new ChallengeStore(fastify.db)
-  const onListenerError = (err: unknown, delivery: { kind: string }): void => {
-    fastify.log.error({ err, delivery: delivery.kind }, 'a relay listener failed')
-  }
 
   if (config.REDIS_URL === undefined) {
-    fastify.decorate('cluster', { nodeId, relay: new LocalRelay(nodeId, onListenerError), challenges: inDatabase, rateLimitStore: undefined })
+    const onListenerError = (err: unknown): void => fastify.log.error({ err }, 'a cluster listener failed')
+    const cluster = new MemoryCluster(nodeId, undefined, onListenerError)
+    fastify.decorate('cluster', cluster)
+    fastify.decorate('clusterStores', { challenges: inDatabase, rateLimitStore: undefined })
+    fastify.addHook('onClose', async () => { await cluster.close() })
     return
   }
   if (config.DATABASE_URL === undefined) {
@@ -46,9 +46,10 @@ export default fp(async (fastify) => {
     log: fastify.log,
     challengeFallback: inDatabase
   })
-  fastify.decorate('cluster', { nodeId, relay: redis.relay, challenges: redis.challenges, rateLimitStore: redis.rateLimitStore })
+  fastify.decorate('cluster', redis.cluster)
+  fastify.decorate('clusterStores', { challenges: redis.challenges, rateLimitStore: redis.rateLimitStore })
   // onClose hooks run last-registered first: by now the hub has closed every connection
   fastify.addHook('onClose', async () => {
-    await redis.close()
+    await redis.cluster.close()
   })
 }, { name: 'sealwire-cluster', dependencies: ['sealwire-config', 'sealwire-db'] })

@@ -1,7 +1,8 @@
 import fastifyWebsocket from '@fastify/websocket'
 import fp from 'fastify-plugin'
 import { CommandRegistry, type CommandDefinition } from '../services/commands.js'
-import { Hub, type HubUser } from '../services/hub.js'
+import type { HubUser } from '../services/hub/connection.js'
+import { Hub } from '../services/hub/hub.js'
 import { MessageStore } from '../services/message-store.js'
 import { TokenBuckets } from '../services/token-bucket.js'
 
@@ -25,10 +26,11 @@ export default fp(async (fastify) => {
   const { config } = fastify
   const messages = new MessageStore(fastify.db)
   const commands = new CommandRegistry(config.COMMAND_TIMEOUT_MS)
-  const { relay } = fastify.cluster
+  const { cluster } = fastify
   const hub = new Hub({
     store: messages,
-    relay,
+    broker: cluster.broker,
+    presence: cluster.presence,
     users: fastify.users,
     verifier: fastify.ed25519,
     buckets: new TokenBuckets(config.MESSAGE_RATE_LIMIT, config.MESSAGE_BURST_LIMIT),
@@ -52,7 +54,7 @@ export default fp(async (fastify) => {
   })
   commands.register('user_count', {
     description: 'registered users, and users online on any node',
-    handler: async () => ({ registered: await fastify.users.count(), online: (await relay.online()).length })
+    handler: async () => ({ registered: await fastify.users.count(), online: (await cluster.presence.online()).length })
   })
   commands.register('list_commands', { description: 'the commands this server runs', handler: () => commands.list() })
 
@@ -71,6 +73,7 @@ export default fp(async (fastify) => {
 
   // a revocation learnt in any way (here, from another node, from the table) closes the token's connections
   fastify.revocations.onRevoked((jti) => hub.closeToken(jti))
+  cluster.control.onResync((users) => hub.resync(users))
 
   fastify.decorate('hub', hub)
   fastify.decorate('messages', messages)

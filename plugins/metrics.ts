@@ -32,9 +32,9 @@ export default fp(async (fastify) => {
 
   gauge('sealwire_connections', 'Open WebSocket connections.', () => hub.connectionCount())
   gauge('sealwire_online_users', 'Users with at least one open WebSocket connection.', () => hub.onlineUsers().length)
-  const { relay } = fastify.cluster
-  if (relay.state !== 'local') {
-    gauge('sealwire_redis_up', 'With REDIS_URL: 1 while Redis is reachable, 0 while this node serves its own users alone.', () => relay.state === 'ok' ? 1 : 0)
+  const { cluster } = fastify
+  if (cluster.state !== 'local') {
+    gauge('sealwire_redis_up', 'With REDIS_URL: 1 while Redis is reachable, 0 while this node serves its own users alone.', () => cluster.state === 'ok' ? 1 : 0)
   }
   const sessions = new Counter({ name: 'sealwire_sessions_total', help: 'WebSocket sessions opened.', registers })
   const sessionDuration = new Histogram({

@@ -12,7 +12,7 @@ declare module 'fastify' {
 export default fp(async (fastify) => {
   const { config } = fastify
   // Routes opt in with `config: { rateLimit }`; WebSocket messages have their own per-user bucket.
-  const { rateLimitStore } = fastify.cluster
+  const { rateLimitStore } = fastify.clusterStores
   await fastify.register(fastifyRateLimit, {
     global: false,
     // with several nodes the counters live in Redis: a client gets the limit once, not once per node

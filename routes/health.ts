@@ -15,7 +15,7 @@ export const HealthResponse = Type.Object({
 })
 
 const routes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { relay, nodeId } = fastify.cluster
+  const { cluster } = fastify
 
   fastify.get('/health', {
     schema: {
@@ -32,12 +32,12 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       fastify.log.error({ err }, 'health check: database unreachable')
       throw new UnavailableError('database unreachable')
     }
-    const redis = relay.state === 'local' ? 'off' as const : relay.state === 'ok' ? 'ok' as const : 'unreachable' as const
+    const redis = cluster.state === 'local' ? 'off' as const : cluster.state === 'ok' ? 'ok' as const : 'unreachable' as const
     return {
       status: redis === 'unreachable' ? 'degraded' as const : 'ok' as const,
       database: 'ok' as const,
       redis,
-      node: nodeId,
+      node: cluster.nodeId,
       uptime_s: Math.round(process.uptime())
     }
   })

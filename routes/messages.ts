@@ -16,7 +16,7 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: ActiveUsersResponse, 401: ErrorResponse }
     }
   }, async () => {
-    const users = (await fastify.cluster.relay.online()).sort()
+    const users = (await fastify.cluster.presence.online()).sort()
     return { users, count: users.length }
   })
 

@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { RawData } from 'ws'
 import { ErrorResponse } from '../schemas/common.js'
-import { CLOSE } from '../services/hub.js'
+import { CLOSE } from '../services/hub/connection.js'
 import { ForbiddenError, InvalidTokenError, TooManyConnectionsError } from '../services/errors.js'
+import { originAllowed } from '../services/origins.js'
 
 function text (data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8')
@@ -13,42 +14,35 @@ function text (data: RawData): string {
 
 const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, hub } = fastify
-  const anyOrigin = config.allowedOrigins.length === 0 || config.allowedOrigins.includes('*')
 
   fastify.get('/ws', {
     websocket: true,
-    // @fastify/websocket hides WebSocket routes from the OpenAPI document; this one belongs in it
-    config: { swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url }) },
+    config: {
+      tokenInQuery: true,
+      // @fastify/websocket hides WebSocket routes from the OpenAPI document; this one belongs in it
+      swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url })
+    },
     schema: {
       tags: ['realtime'],
       summary: 'Open the real-time connection',
-      description: 'Upgrades to a WebSocket carrying the frames of docs/PROTOCOL.md (protocol v1). The token comes from ' +
-        '`?token=` or `Authorization: Bearer`; it is checked before the upgrade.',
+      description: 'Upgrades to a WebSocket carrying the frames of the Sealwire protocol (docs/protocol.md). The token comes ' +
+        'from `?token=` or `Authorization: Bearer`; it is checked before the upgrade.',
       querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 4096, description: 'session token' })) }),
       response: { 401: ErrorResponse, 403: ErrorResponse, 429: ErrorResponse }
     },
-    preValidation: async (request) => {
+    onRequest: async (request) => {
       const origin = request.headers.origin
-      // browsers always send Origin; other clients do not, and cannot be hijacked cross-site
-      if (!anyOrigin && origin !== undefined && !config.allowedOrigins.includes(origin)) {
-        fastify.audit({ event: 'origin_refused', ip: request.ip, detail: { origin: origin.slice(0, 200) } })
+      if (!originAllowed(origin, config.allowedOrigins)) {
+        fastify.audit({ event: 'origin_refused', ip: request.ip, detail: { origin: String(origin).slice(0, 200) } })
         throw new ForbiddenError('origin not allowed')
       }
-      const header = request.headers.authorization
-      const token = request.query.token ?? (header?.startsWith('Bearer ') === true ? header.slice(7) : undefined)
-      let claims
-      try {
-        if (token === undefined || token === '') throw new InvalidTokenError()
-        claims = await fastify.verifyToken(token)
-      } catch (err) {
-        fastify.audit({ event: 'token_refused', ip: request.ip, detail: { route: '/ws' } })
-        fastify.ipGuard.failure(request.ip)
-        throw err
-      }
-      const user = await fastify.users.get(claims.sub)
+    },
+    preValidation: async (request) => {
+      await fastify.authenticate(request)
+      const user = await fastify.users.get(request.user.sub)
       if (user === undefined) throw new InvalidTokenError()
       if (hub.connectionCount(user.user_id) >= config.MAX_CONNECTIONS_PER_USER) throw new TooManyConnectionsError()
-      request.hubUser = { user_id: user.user_id, public_key: user.public_key, jti: claims.jti }
+      request.hubUser = { user_id: user.user_id, public_key: user.public_key, jti: request.user.jti }
     }
   }, (socket, request) => {
     const user = request.hubUser

@@ -1,5 +1,8 @@
 import { Type, type Static } from 'typebox'
 
+/** Any JSON value: command params and results. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+
 export const USER_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$'
 export const RESERVED_USER_IDS: ReadonlySet<string> = new Set(['server', '*'])
 

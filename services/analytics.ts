@@ -11,7 +11,7 @@ import {
 import type { Database } from './database.js'
 import { InvalidRangeError } from './errors.js'
 import type { ServiceLog } from './log.js'
-import type { HubEvent } from './hub.js'
+import type { HubEvent } from './hub/hub.js'
 
 // ---- tables (migration 2026-11-25-003-analytics) --------------------------------------------------
 

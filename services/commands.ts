@@ -1,7 +1,7 @@
 import { Compile } from 'typebox/compile'
+import type { JsonValue } from '../schemas/common.js'
 import { CommandRequest } from '../schemas/frames.js'
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 
 export interface CommandContext {
   /** the authenticated user who sent the signed `server` message */

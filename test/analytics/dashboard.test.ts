@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import t from 'tap'
-import type { HubEvent } from '../../services/hub.js'
+import type { HubEvent } from '../../services/hub/hub.js'
 import { broadcast, direct, hubFixture, idOf } from '../ws-client.js'
 
 const CHROMIUM = '/usr/bin/chromium'

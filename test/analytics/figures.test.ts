@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely'
 import t, { type Test } from 'tap'
 import { Analytics, latencyBucket, OVERFLOW_BUCKET, summariseLatency, withAnalyticsTables } from '../../services/analytics.js'
 import type { Database } from '../../services/database.js'
-import type { HubEvent } from '../../services/hub.js'
+import type { HubEvent } from '../../services/hub/hub.js'
 import { testDatabases } from '../databases.js'
 
 // A known script of sessions and messages with fixed timestamps, written through the service with its clock

@@ -1,7 +1,7 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import sealwire from '../../app.js'
-import type { HubEvent } from '../../services/hub.js'
+import type { HubEvent } from '../../services/hub/hub.js'
 import { build, login, makeIdentity, registerAndLogin, registrationBody, tempDir, TEST_JWT_SECRET } from '../helper.js'
 
 const at = (text: string): number => Date.parse(text)

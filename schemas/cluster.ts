@@ -1,8 +1,8 @@
 import { Type, type Static } from 'typebox'
 import { UserId } from './common.js'
-import { MessageId } from './frames.js'
+import { MessageId, PresenceStatus } from './frames.js'
 
-// What one node hands another through the relay. Frames travel as the exact text the recipient's socket gets.
+// What one node hands another through Redis. Frames travel as the exact text the recipient's socket gets.
 
 /** a frame is at most MAX_MESSAGE_BYTES (16 MiB at the most) with the server's meta */
 const Frame = Type.String({ maxLength: 17 * 1024 * 1024 })
@@ -26,15 +26,13 @@ export const ReceiptDelivery = Type.Object({
 
 export const BroadcastDelivery = Type.Object({
   kind: Type.Literal('broadcast'),
-  frame: Frame,
-  /** the connection it came from, which does not get it back */
-  origin: Type.Optional(Type.String({ maxLength: 64 }))
+  frame: Frame
 })
 
 export const PresenceDelivery = Type.Object({
   kind: Type.Literal('presence'),
   users: Users,
-  status: Type.Union([Type.Literal('online'), Type.Literal('offline')])
+  status: PresenceStatus
 })
 
 /** A token was revoked: connections opened with it close. */
@@ -53,15 +51,19 @@ export const ResyncDelivery = Type.Object({
   users: Type.Union([Users, Type.Literal('all')])
 })
 
+/** Deliveries to users' connections: the broker's traffic. */
 export const UserDelivery = Type.Union([DirectDelivery, ReceiptDelivery])
 export type UserDelivery = Static<typeof UserDelivery>
-export const ClusterDelivery = Type.Union([BroadcastDelivery, PresenceDelivery, RevokeDelivery, ResyncDelivery])
-export type ClusterDelivery = Static<typeof ClusterDelivery>
-export type Delivery = UserDelivery | ClusterDelivery
+export type BroadcastDelivery = Static<typeof BroadcastDelivery>
+export type Delivery = UserDelivery | BroadcastDelivery
+export type PresenceDelivery = Static<typeof PresenceDelivery>
+export type RevokeDelivery = Static<typeof RevokeDelivery>
+export type ResyncDelivery = Static<typeof ResyncDelivery>
 
-/** A delivery on the wire between nodes, with the node that sent it. */
-export const RelayPacket = Type.Object({
+/** What crosses between nodes, with the node that sent it (the field keeps its name `delivery` on the wire). */
+export const ClusterPacket = Type.Object({
   node: Type.String({ maxLength: 64 }),
   delivery: Type.Union([DirectDelivery, ReceiptDelivery, BroadcastDelivery, PresenceDelivery, RevokeDelivery, ResyncDelivery])
 })
-export type RelayPacket = Static<typeof RelayPacket>
+export type ClusterPacket = Static<typeof ClusterPacket>
+export type ClusterMessage = ClusterPacket['delivery']

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis, Result } from 'ioredis'
-import type { ChallengeResponse } from '../../schemas/auth.js'
-import { CHALLENGE_TTL_MS, MAX_CHALLENGES_PER_USER, type Challenges } from '../challenges.js'
+import type { ChallengeResponse } from '../../../schemas/auth.js'
+import { CHALLENGE_TTL_MS, MAX_CHALLENGES_PER_USER, type Challenges } from '../../challenges.js'
 
 /**
  * KEYS challenge key, the user's list; ARGV user, TTL, challenge, most kept, prefix. Stores the challenge with
