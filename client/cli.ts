@@ -1,12 +1,11 @@
 // The Sealwire terminal client: keygen, register, chat (readline, or JSON lines with --json). bin/sealwire.ts runs it.
-import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
-import { ed25519 } from '@noble/curves/ed25519.js'
-import { fromBase64, toBase64 } from '../services/protocol/base64.js'
 import type { JsonValue } from '../schemas/common.js'
-import { createNodeClient, FileStore, generateIdentity, readKeyFile, SealwireError, writeKeyFile, type ClientStore, type Identity, type SealwireClient } from './node.js'
+import { loadIdentity, privateHome, privateKeyForEnv, type IdentityOptions } from './cli-identity.js'
+import { InputLines, parseJsonLine, parseSlash, type Request } from './cli-input.js'
+import { createNodeClient, FileStore, generateIdentity, SealwireError, writeKeyFile, type SealwireClient } from './node.js'
 
 const HELP = `sealwire: the Sealwire terminal client
 
@@ -19,66 +18,44 @@ Options and variables:
   --key                     key file (default ~/.sealwire/<user>.json); or WS_USER_ID + WS_PRIVATE_KEY
   --user, WS_USER_ID        user id;  --name, WS_USERNAME: display name
   WS_PRIVATE_KEY            base64 of the Ed25519 seed followed by the X25519 secret key (64 bytes; 'keygen --print')
+  SEALWIRE_HOME             folder of key files and pins (default ~/.sealwire); kept private (mode 700)
   INSECURE_TLS=true         accept a self-signed certificate (development only)
   --register                register first when the user does not exist yet
   --json                    read one JSON command per line from standard input, print every event as one JSON line
 
-Chat commands: /dm <user> <text>  /all <text>  /cmd <name> [json]  /users  /safety <user>
-               /history <user>  /help  /quit`
+Chat: a line without a slash is an end-to-end encrypted direct message to the open conversation, which the
+prompt shows (bob> ). With no conversation open the line is refused, never sent in the clear.
+  /dm <user> [text]    open the conversation with <user>, and send it text if given (encrypted)
+  /open <user>         open the conversation with <user>;  /close  close it
+  /all <text>          a PUBLIC broadcast: NOT encrypted; everyone online and the server read it
+  /cmd <name> [json]   run a server command;  /users  who is online;  /safety <user>  compare it out of band
+  /history <peer>      the stored conversation with <peer>;  /help;  /quit
+
+--json: one object per line, each may carry a "ref" that its answer repeats:
+  {"cmd":"dm","to":"bob","text":"hi"}  {"cmd":"all","text":"public, not encrypted"}  {"cmd":"command","name":"ping"}
+  {"cmd":"users"}  {"cmd":"safety","user":"bob"}  {"cmd":"history","peer":"bob"}  {"cmd":"open","peer":"bob"}
+  {"cmd":"say","text":"to the open conversation"}  {"cmd":"close"}  {"cmd":"quit"}
+  Lines sent before the connection is up wait and run in order. A command that fails or cannot run prints
+  {"event":"error","code":...,"command":...,"ref":...}; then chat exits with status 1 (as it does with piped input
+  without --json). Otherwise it exits with 0 when its input ends or at "quit".`
 
 type Out = (line: string) => void
 const out: Out = (line) => { process.stdout.write(`${line}\n`) }
 const err: Out = (line) => { process.stderr.write(`${line}\n`) }
 
-function home (): string {
-  return process.env.SEALWIRE_HOME ?? join(homedir(), '.sealwire')
-}
+const NO_CONVERSATION = 'no open conversation: /dm <user> <text> or /open <user>'
 
 /** http(s)://host:port from any of the forms users write. */
 export function normaliseServerUrl (url: string): string {
   return url.trim().replace(/^ws(s?):\/\//, 'http$1://').replace(/\/ws\/?$/, '').replace(/\/+$/, '')
 }
 
-/** WS_PRIVATE_KEY: 64 bytes (Ed25519 seed ‖ X25519 secret), or 32 (the X25519 key is then derived). */
-export function identityFromEnv (userId: string, username: string, privateKey: string): Identity {
-  const bytes = fromBase64(privateKey.trim())
-  if (bytes === undefined || (bytes.length !== 64 && bytes.length !== 32)) {
-    throw new SealwireError('invalid_private_key', 'WS_PRIVATE_KEY must be base64 of 64 bytes (or of a 32-byte Ed25519 seed)')
-  }
-  const identitySecretKey = bytes.slice(0, 32)
-  const encryptionSecretKey = bytes.length === 64 ? bytes.slice(32) : ed25519.utils.toMontgomerySecret(identitySecretKey)
-  const probe = generateIdentity(userId, username)
-  return { ...probe, identitySecretKey, encryptionSecretKey }
-}
-
-export function privateKeyForEnv (identity: Identity): string {
-  return toBase64(new Uint8Array([...identity.identitySecretKey, ...identity.encryptionSecretKey]))
-}
-
-interface Options {
+interface Options extends IdentityOptions {
   server: string
-  key: string | undefined
-  user: string | undefined
-  name: string | undefined
   out: string | undefined
   print: boolean
   register: boolean
   json: boolean
-}
-
-function loadIdentity (o: Options): { identity: Identity, store: ClientStore, keyFile: string | undefined } {
-  const envKey = process.env.WS_PRIVATE_KEY
-  if (o.key === undefined && envKey !== undefined && envKey !== '') {
-    const userId = o.user ?? process.env.WS_USER_ID
-    if (userId === undefined) throw new SealwireError('usage', 'WS_PRIVATE_KEY needs WS_USER_ID (or --user)')
-    const identity = identityFromEnv(userId, o.name ?? process.env.WS_USERNAME ?? userId, envKey)
-    return { identity, store: new FileStore(join(home(), `${userId}.store.json`)), keyFile: undefined }
-  }
-  const user = o.user ?? process.env.WS_USER_ID
-  const path = o.key ?? (user === undefined ? undefined : join(home(), `${user}.json`))
-  if (path === undefined) throw new SealwireError('usage', 'which identity? give --key <file>, --user <id>, or WS_USER_ID and WS_PRIVATE_KEY')
-  const identity = readKeyFile(path)
-  return { identity, store: new FileStore(path.replace(/\.json$/, '') + '.store.json'), keyFile: path }
 }
 
 async function keygen (o: Options): Promise<void> {
@@ -91,7 +68,7 @@ async function keygen (o: Options): Promise<void> {
     out(`WS_PRIVATE_KEY=${privateKeyForEnv(identity)}`)
     return
   }
-  const path = o.out ?? join(home(), `${userId}.json`)
+  const path = o.out ?? join(privateHome(), `${userId}.json`)
   writeKeyFile(path, identity)
   if (o.json) out(JSON.stringify({ event: 'keygen', user_id: userId, key_file: path }))
   else out(`wrote ${path} (mode 600): keep it secret, it is your identity`)
@@ -113,10 +90,38 @@ function describe (e: unknown): { code: string, message: string } {
   return { code: 'error', message: e instanceof Error ? e.message : String(e) }
 }
 
-async function chat (client: SealwireClient, o: Options): Promise<void> {
+function optional (request: Request, field: string): string | undefined {
+  const value = request[field]
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') throw new SealwireError('invalid_request', `"${field}" must be a string`)
+  return value
+}
+
+function required (request: Request, field: string, what = field): string {
+  const value = optional(request, field)
+  if (value === undefined || value === '') throw new SealwireError('invalid_request', `${String(request.cmd)} needs ${what}`)
+  return value
+}
+
+/**
+ * Refuses a user the server does not know (`unknown_user`, from GET /auth/users/:id). The safety number is
+ * the SDK's public look-up; it pins the key on first use, as any first message from them would.
+ */
+async function requireUser (client: SealwireClient, userId: string): Promise<void> {
+  await client.safetyNumber(userId)
+}
+
+/**
+ * The chat session: runs each input line as a command, in order, once connected. Returns how many commands
+ * failed or could not run (interactive sessions count none: the person at the terminal saw each one).
+ */
+async function chat (client: SealwireClient, o: Options): Promise<number> {
   const json = o.json
   const interactive = !json && process.stdin.isTTY === true
   const rl = createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, terminal: interactive })
+  const input = new InputLines(rl)
+  let conversation: string | undefined
+  let failures = 0
   const print = (event: Record<string, unknown>, text: string): void => {
     if (json) return out(JSON.stringify(event))
     if (!interactive) return out(text)
@@ -124,119 +129,139 @@ async function chat (client: SealwireClient, o: Options): Promise<void> {
     process.stdout.write(`\r\x1b[K${text}\n`)
     rl.prompt(true)
   }
+  const fail = (request: Request | undefined, code: string, message: string): void => {
+    failures++
+    const named = request === undefined ? {} : { command: request.cmd ?? null, ...ref(request) }
+    print({ event: 'error', code, message, ...named }, `! ${code}: ${message}`)
+  }
 
   client.on('connected', ({ reconnected }) => print({ event: 'connected', reconnected }, reconnected ? '* reconnected' : `* connected as ${client.userId}`))
   client.on('disconnected', ({ code, willReconnect }) => print({ event: 'disconnected', code, will_reconnect: willReconnect }, `* disconnected (${code})${willReconnect ? ', reconnecting' : ''}`))
   client.on('message', (m) => print({ event: 'message', id: m.id, from: m.from, text: m.text, timestamp: m.timestamp }, `[${m.from}] ${m.text}`))
-  client.on('broadcast', (m) => print({ event: 'broadcast', id: m.id, from: m.from, text: m.text, timestamp: m.timestamp }, `[${m.from} → all] ${m.text}`))
+  client.on('broadcast', (m) => print({ event: 'broadcast', id: m.id, from: m.from, text: m.text, timestamp: m.timestamp }, `[${m.from} → all, public] ${m.text}`))
   client.on('presence', (p) => print({ event: 'presence', user_id: p.userId, status: p.status }, `* ${p.userId} is ${p.status}`))
   client.on('receipt', (r) => { if (r.status === 'delivered') print({ event: 'delivered', id: r.id }, `* delivered ${r.id.slice(0, 8)}`) })
   client.on('rejected', (r) => print({ event: 'rejected', id: r.id, from: r.from, reason: r.reason, message: r.message }, `! dropped a message from ${r.from ?? '?'}: ${r.message}`))
   client.on('key-changed', (e) => print({ event: 'key_changed', user_id: e.userId }, `!!! ${e.message}`))
   client.on('error', (e) => print({ event: 'error', code: e.code, message: e.message }, `! ${e.code}: ${e.message}`))
 
-  await client.connect()
+  const parse = (line: string): Request | undefined => json ? parseJsonLine(line) : parseSlash(line)
 
-  const run = async (request: Record<string, unknown>): Promise<boolean> => {
-    const ref = request.ref
-    const reply = (event: Record<string, unknown>, text: string): void => print(ref === undefined ? event : { ...event, ref }, text)
-    try {
-      switch (request.cmd) {
-        case 'dm': {
-          const sent = await client.sendDirect(String(request.to), String(request.text))
-          reply({ event: 'sent', id: sent.id, to: request.to }, `* sent ${sent.id.slice(0, 8)} to ${String(request.to)}`)
-          return true
-        }
-        case 'all': {
-          const { id } = await client.broadcast(String(request.text))
-          reply({ event: 'sent', id, to: '*' }, `* broadcast ${id.slice(0, 8)}`)
-          return true
-        }
-        case 'command': {
-          const result = await client.command(String(request.name), request.params as JsonValue | undefined)
-          reply({ event: 'result', command: request.name, result }, JSON.stringify(result, null, 2))
-          return true
-        }
-        case 'users': {
-          const users = await client.activeUsers()
-          reply({ event: 'users', users }, `online: ${users.join(', ') || '(nobody)'}`)
-          return true
-        }
-        case 'safety': {
-          const number = await client.safetyNumber(String(request.user))
-          reply({ event: 'safety', user_id: request.user, safety_number: number }, `safety number with ${String(request.user)}:\n  ${number}\ncompare it with theirs out of band`)
-          return true
-        }
-        case 'history': {
-          const { messages } = await client.history(String(request.user), { limit: 20 })
-          reply({ event: 'history', user_id: request.user, messages }, messages.reverse().map((m) => `${m.timestamp} [${m.from}] ${m.text ?? `(${m.error ?? 'unreadable'})`}`).join('\n') || '(no messages)')
-          return true
-        }
-        case 'help':
-          reply({ event: 'help' }, HELP)
-          return true
-        case 'quit':
-          return false
-        default:
-          reply({ event: 'error', code: 'unknown_command', message: `unknown command ${JSON.stringify(request.cmd)}` }, 'unknown command: /help lists them')
-          return true
+  try {
+    if (o.register) await register(client, o, true)
+    await client.connect()
+  } catch (e) {
+    // what was typed or piped in so far cannot run: say so for each command, then fail as before
+    const { code } = describe(e)
+    for (const line of input.take()) {
+      try {
+        const request = parse(line)
+        if (request !== undefined) fail(request, 'not_run', `not run: there is no connection (${code})`)
+      } catch (bad) {
+        fail(undefined, describe(bad).code, describe(bad).message)
       }
-    } catch (e) {
-      const { code, message } = describe(e)
-      reply({ event: 'error', code, message }, `! ${code}: ${message}`)
-      return true
+    }
+    rl.close()
+    client.close()
+    throw e
+  }
+
+  const send = async (request: Request, to: string, body: string): Promise<void> => {
+    const sent = await client.sendDirect(to, body)
+    conversation = to
+    print({ event: 'sent', id: sent.id, to, ...ref(request) }, `* sent ${sent.id.slice(0, 8)} to ${to} (encrypted)`)
+  }
+  const open = async (request: Request, peer: string): Promise<void> => {
+    await requireUser(client, peer)
+    conversation = peer
+    print({ event: 'opened', peer, ...ref(request) }, `* conversation with ${peer}: lines without a slash go to ${peer}, encrypted`)
+  }
+
+  /** Runs one command; false when it asks to quit. */
+  const run = async (request: Request): Promise<boolean> => {
+    const reply = (event: Record<string, unknown>, text: string): void => print({ ...event, ...ref(request) }, text)
+    switch (request.cmd) {
+      case 'dm': {
+        const to = required(request, 'to', 'a user')
+        const body = optional(request, 'text')
+        await (body === undefined ? open(request, to) : send(request, to, body))
+        return true
+      }
+      case 'open':
+        await open(request, required(request, 'peer', 'a user'))
+        return true
+      case 'close':
+        reply({ event: 'closed', peer: conversation ?? null }, conversation === undefined ? '* no conversation was open' : `* closed the conversation with ${conversation}`)
+        conversation = undefined
+        return true
+      case 'say': {
+        if (conversation === undefined) throw new SealwireError('no_conversation', NO_CONVERSATION)
+        await send(request, conversation, required(request, 'text', 'a text'))
+        return true
+      }
+      case 'all': {
+        const { id } = await client.broadcast(required(request, 'text', 'a text'))
+        reply({ event: 'sent', id, to: '*' }, `* broadcast ${id.slice(0, 8)} (public, not encrypted)`)
+        return true
+      }
+      case 'command': {
+        const result = await client.command(required(request, 'name', 'a command name'), request.params as JsonValue | undefined)
+        reply({ event: 'result', command: request.name, result }, JSON.stringify(result, null, 2))
+        return true
+      }
+      case 'users': {
+        const users = await client.activeUsers()
+        reply({ event: 'users', users }, `online: ${users.join(', ') || '(nobody)'}`)
+        return true
+      }
+      case 'safety': {
+        const user = required(request, 'user', 'a user')
+        const number = await client.safetyNumber(user)
+        reply({ event: 'safety', user_id: user, safety_number: number }, `safety number with ${user}:\n  ${number}\ncompare it with theirs out of band`)
+        return true
+      }
+      case 'history': {
+        // "user" was its name before "peer"; still read, not documented
+        const peer = request.peer === undefined ? required(request, 'user', 'a peer') : required(request, 'peer', 'a peer')
+        await requireUser(client, peer)
+        const { messages } = await client.history(peer, { limit: 20 })
+        reply({ event: 'history', peer, messages }, messages.reverse().map((m) => `${m.timestamp} [${m.from}] ${m.text ?? `(${m.error ?? 'unreadable'})`}`).join('\n') || '(no messages)')
+        return true
+      }
+      case 'help':
+        reply({ event: 'help' }, HELP)
+        return true
+      case 'quit':
+        return false
+      default:
+        throw new SealwireError('unknown_command', `unknown command ${JSON.stringify(request.cmd)}: /help lists them`)
     }
   }
 
-  if (interactive) {
-    rl.setPrompt('> ')
+  const prompt = (): void => {
+    if (!interactive) return
+    rl.setPrompt(`${conversation ?? ''}> `)
     rl.prompt()
   }
-  for await (const line of rl) {
-    const request = json ? parseJsonLine(line) : parseSlash(line)
-    if (request !== undefined && !await run(request)) break
-    if (interactive) rl.prompt()
+  prompt()
+  for await (const line of input) {
+    let request: Request | undefined
+    try {
+      request = parse(line)
+      if (request !== undefined && !await run(request)) break
+    } catch (e) {
+      const { code, message } = describe(e)
+      fail(request, code, message)
+    }
+    prompt()
   }
   rl.close()
   client.close()
+  return interactive ? 0 : failures
 }
 
-function parseJsonLine (line: string): Record<string, unknown> | undefined {
-  if (line.trim() === '') return undefined
-  try {
-    const value = JSON.parse(line) as unknown
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>
-  } catch {}
-  out(JSON.stringify({ event: 'error', code: 'invalid_json', message: 'each line must be a JSON object such as {"cmd": "dm", "to": "bob", "text": "hi"}' }))
-  return undefined
-}
-
-/** `/dm bob hello there` → {cmd: 'dm', to: 'bob', text: 'hello there'}; text without a slash is a broadcast. */
-export function parseSlash (line: string): Record<string, unknown> | undefined {
-  const trimmed = line.trim()
-  if (trimmed === '') return undefined
-  if (!trimmed.startsWith('/')) return { cmd: 'all', text: trimmed }
-  const [word = '', ...rest] = trimmed.slice(1).split(/\s+/)
-  const arg = (n: number): string => rest.slice(n).join(' ')
-  switch (word) {
-    case 'dm': return { cmd: 'dm', to: rest[0], text: arg(1) }
-    case 'all': return { cmd: 'all', text: arg(0) }
-    case 'cmd': {
-      const raw = arg(1)
-      let params: unknown
-      try {
-        params = raw === '' ? undefined : JSON.parse(raw)
-      } catch {
-        params = raw
-      }
-      return { cmd: 'command', name: rest[0], params }
-    }
-    case 'users': return { cmd: 'users' }
-    case 'safety': return { cmd: 'safety', user: rest[0] }
-    case 'history': return { cmd: 'history', user: rest[0] }
-    case 'quit': case 'exit': return { cmd: 'quit' }
-    default: return { cmd: 'help' }
-  }
+function ref (request: Request): Record<string, unknown> {
+  return request.ref === undefined ? {} : { ref: request.ref }
 }
 
 export async function main (argv: string[]): Promise<number> {
@@ -274,10 +299,9 @@ export async function main (argv: string[]): Promise<number> {
       return 0
     }
     if (command === 'chat') {
-      if (o.register) await register(client, o, true)
-      await chat(client, o)
+      const failures = await chat(client, o)
       if (store instanceof FileStore) store.flush()
-      return 0
+      return failures > 0 ? 1 : 0
     }
     err(`unknown command ${command}\n\n${HELP}`)
     return 2

@@ -32,7 +32,8 @@ export function createNodeClient ({ insecureTls = false, ...options }: NodeClien
 /** Writes an identity to a file only its owner can read (mode 0600); refuses to overwrite unless asked. */
 export function writeKeyFile (path: string, identity: Identity, { overwrite = false } = {}): void {
   if (!overwrite && existsSync(path)) throw new SealwireError('exists', `${path} exists; not overwriting a key file`)
-  mkdirSync(dirname(path), { recursive: true })
+  // a folder made for key files is private too; an existing one is left as it is
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const text = `${JSON.stringify(exportIdentity(identity), null, 2)}\n`
   if (!overwrite) {
     writeFileSync(path, text, { mode: 0o600, flag: 'wx' })
@@ -103,7 +104,7 @@ export class FileStore implements ClientStore {
   flush (): void {
     clearTimeout(this.#timer)
     this.#timer = undefined
-    mkdirSync(dirname(this.#path), { recursive: true })
+    mkdirSync(dirname(this.#path), { recursive: true, mode: 0o700 })
     const data: StoreFile = { pins: Object.fromEntries(this.#pins), seen: [...this.#seen] }
     const temp = `${this.#path}.tmp`
     writeFileSync(temp, JSON.stringify(data), { mode: 0o600 })
