@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { Analytics } from '../services/analytics.js'
+import { Analytics } from '../services/analytics/index.js'
 import { AdminRequiredError } from '../services/errors.js'
 
 declare module 'fastify' {
