@@ -117,16 +117,6 @@ export class Analytics {
     return this.#recorder.dropped
   }
 
-  /** Closes the sessions of server processes that stopped without closing them; returns how many. */
-  async sweep (): Promise<number> {
-    return await this.#instances.sweep()
-  }
-
-  /** Deletes analytics rows older than the retention. */
-  async prune (): Promise<void> {
-    await this.#retention.prune()
-  }
-
   // ---- reports -----------------------------------------------------------------------------------------
 
   async summary (query: RangeQuery): Promise<SummaryResponse> {
