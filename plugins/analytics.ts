@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { Analytics } from '../services/analytics.js'
+import { Analytics } from '../services/analytics/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { LATENCY_BUCKETS_MS } from '../services/analytics.js'
+import { LATENCY_BUCKETS_MS } from '../services/analytics/index.js'
 import { ConfigError } from '../services/config.js'
 
 declare module 'fastify' {

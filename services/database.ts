@@ -41,6 +41,9 @@ export interface ChallengesTable {
   created_at: string
 }
 
+/** How a session ended: the client left, the server shut down, or a later process closed it after a crash. */
+export type SessionEnd = 'disconnect' | 'shutdown' | 'recovery'
+
 export interface SessionsTable {
   id: string
   user_id: string
@@ -48,6 +51,10 @@ export interface SessionsTable {
   disconnected_at: string | null
   remote_address: string | null
   user_agent: string | null
+  duration_ms: number | null
+  /** the server process that held the session */
+  instance_id: string | null
+  closed_by: SessionEnd | null
 }
 
 export interface RevokedTokensTable {
@@ -57,12 +64,68 @@ export interface RevokedTokensTable {
   revoked_at: string
 }
 
+// ---- analytics (migration 2026-11-25-003-analytics) --------------------------------------------------
+
+/** One row per server process: a process whose `last_seen_at` is old and `stopped_at` null died. */
+export interface AnalyticsInstancesTable {
+  id: string
+  started_at: string
+  last_seen_at: string
+  stopped_at: string | null
+}
+
+/** A user with a session on a UTC day (`YYYY-MM-DD`). */
+export interface AnalyticsUserDaysTable {
+  day: string
+  user_id: string
+}
+
+/** The DAU, WAU and MAU of a finished day, kept. */
+export interface AnalyticsDailyUsersTable {
+  day: string
+  dau: number
+  wau: number
+  mau: number
+  computed_at: string
+}
+
+/** Messages per minute, type, outcome and refusal code (`''` unless refused). */
+export interface AnalyticsMessageCountsTable {
+  minute: string
+  message_type: string
+  outcome: string
+  code: string
+  count: number
+}
+
+/** Delivery latency per minute and bucket (`le_ms`, -1 above the largest bound). */
+export interface AnalyticsDeliveryLatencyTable {
+  minute: string
+  le_ms: number
+  count: number
+  sum_ms: number
+}
+
+/** The most connections and online users a process saw in a minute. */
+export interface AnalyticsPresenceTable {
+  minute: string
+  instance_id: string
+  connections: number
+  online_users: number
+}
+
 export interface Database {
   revoked_tokens: RevokedTokensTable
   users: UsersTable
   messages: MessagesTable
   challenges: ChallengesTable
   sessions: SessionsTable
+  analytics_instances: AnalyticsInstancesTable
+  analytics_user_days: AnalyticsUserDaysTable
+  analytics_daily_users: AnalyticsDailyUsersTable
+  analytics_message_counts: AnalyticsMessageCountsTable
+  analytics_delivery_latency: AnalyticsDeliveryLatencyTable
+  analytics_presence: AnalyticsPresenceTable
 }
 
 export type User = Selectable<UsersTable>

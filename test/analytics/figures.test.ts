@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely'
 import t, { type Test } from 'tap'
-import { Analytics, latencyBucket, OVERFLOW_BUCKET, summariseLatency, withAnalyticsTables } from '../../services/analytics.js'
+import { Analytics, latencyBucket, OVERFLOW_BUCKET, summariseLatency } from '../../services/analytics/index.js'
 import type { Database } from '../../services/database.js'
 import type { HubEvent } from '../../services/hub/hub.js'
 import { testDatabases } from '../databases.js'
@@ -69,7 +69,6 @@ dbTest('empty data: zeros everywhere, every day and every bucket present', async
 })
 
 dbTest('the script: sessions across midnight, crashes, restarts, messages and latency', async (t, db) => {
-  const rows = withAnalyticsTables(db)
   for (const [user, created] of [['alice', '2026-02-20T10:00:00.000Z'], ['bob', '2026-03-01T09:30:00.000Z'], ['carol', '2026-03-02T11:00:00.000Z'], ['dave', '2026-03-04T08:59:00.000Z']] as const) {
     await addUser(db, user, created)
   }
@@ -106,17 +105,17 @@ dbTest('the script: sessions across midnight, crashes, restarts, messages and la
     await a.flush()
   }
   // A crashes: no close(), carol's session stays open in the database
-  const carolOpen = await rows.selectFrom('sessions').selectAll().where('id', '=', 's3').executeTakeFirstOrThrow()
+  const carolOpen = await db.selectFrom('sessions').selectAll().where('id', '=', 's3').executeTakeFirstOrThrow()
   t.equal(carolOpen.disconnected_at, null, 'a crash leaves the session open')
 
   // ---- process B: starts after A went stale, closes A's sessions at A's last sign of life -----------
   clock.set('2026-03-04T08:30:00.000Z')
   const b = new Analytics({ db, now: clock.now, instanceId: 'B' })
   await b.start()
-  const carol = await rows.selectFrom('sessions').selectAll().where('id', '=', 's3').executeTakeFirstOrThrow()
+  const carol = await db.selectFrom('sessions').selectAll().where('id', '=', 's3').executeTakeFirstOrThrow()
   t.match(carol, { disconnected_at: '2026-03-04T08:00:00.000Z', closed_by: 'recovery', instance_id: 'A' }, 'closed at A\'s last write')
   t.equal(Number(carol.duration_ms), 44 * 3600_000)
-  t.equal((await rows.selectFrom('analytics_instances').selectAll().where('id', '=', 'A').executeTakeFirstOrThrow()).stopped_at, '2026-03-04T08:00:00.000Z')
+  t.equal((await db.selectFrom('analytics_instances').selectAll().where('id', '=', 'A').executeTakeFirstOrThrow()).stopped_at, '2026-03-04T08:00:00.000Z')
 
   clock.set('2026-03-04T09:05:00.000Z')
   b.record(open('s4', 'dave', '2026-03-04T09:00:00.000Z'))
@@ -127,9 +126,9 @@ dbTest('the script: sessions across midnight, crashes, restarts, messages and la
   await b.flush()
   clock.set('2026-03-04T10:00:00.000Z')
   await b.close()
-  t.match(await rows.selectFrom('sessions').selectAll().where('id', '=', 's5').executeTakeFirstOrThrow(),
+  t.match(await db.selectFrom('sessions').selectAll().where('id', '=', 's5').executeTakeFirstOrThrow(),
     { disconnected_at: '2026-03-04T10:00:00.000Z', closed_by: 'shutdown' }, 'a clean stop ends the open sessions at the stop')
-  t.match(await rows.selectFrom('sessions').selectAll().where('id', '=', 's4').executeTakeFirstOrThrow(),
+  t.match(await db.selectFrom('sessions').selectAll().where('id', '=', 's4').executeTakeFirstOrThrow(),
     { connected_at: '2026-03-04T09:00:00.000Z', disconnected_at: '2026-03-04T09:05:00.000Z', duration_ms: 300_000, closed_by: 'disconnect', remote_address: '192.0.2.7', user_agent: 'script/1' })
 
   // ---- process C crashes with alice online; D starts 10 s later, before C is stale ------------------
@@ -142,11 +141,11 @@ dbTest('the script: sessions across midnight, crashes, restarts, messages and la
   clock.set('2026-03-20T10:00:40.000Z')
   const d = new Analytics({ db, now: clock.now, instanceId: 'D' })
   await d.start()
-  t.equal((await rows.selectFrom('sessions').select('disconnected_at').where('id', '=', 's6').executeTakeFirstOrThrow()).disconnected_at, null,
+  t.equal((await db.selectFrom('sessions').select('disconnected_at').where('id', '=', 's6').executeTakeFirstOrThrow()).disconnected_at, null,
     'a process silent for less than a minute may still be alive: its sessions stay open')
   clock.set('2026-03-20T10:02:00.000Z')
   await d.flush()
-  t.match(await rows.selectFrom('sessions').selectAll().where('id', '=', 's6').executeTakeFirstOrThrow(),
+  t.match(await db.selectFrom('sessions').selectAll().where('id', '=', 's6').executeTakeFirstOrThrow(),
     { disconnected_at: '2026-03-20T10:00:30.000Z', duration_ms: 30_000, closed_by: 'recovery' }, 'the next sweep closes them')
 
   // ---- the figures ---------------------------------------------------------------------------------
@@ -206,7 +205,7 @@ dbTest('the script: sessions across midnight, crashes, restarts, messages and la
     [['2026-03-01', 2], ['2026-03-02', 1], ['2026-03-04', 2], ['2026-03-20', 1]])
   t.same(daily.days.filter((x) => x.new_users > 0).map((x) => [x.day, x.new_users]), [['2026-03-01', 1], ['2026-03-02', 1], ['2026-03-04', 1]])
   t.same(await d.dailyUsers({ from: '2026-03-01', to: '2026-04-04' }), daily, 'the same once the finished days are kept')
-  t.equal((await rows.selectFrom('analytics_daily_users').selectAll().execute()).length, 34, 'finished days are kept')
+  t.equal((await db.selectFrom('analytics_daily_users').selectAll().execute()).length, 34, 'finished days are kept')
 
   // a late event for a finished day (a process that comes back, say) makes the kept figures stale
   d.record(open('s7', 'erin', '2026-03-10T10:00:00.000Z'))
@@ -319,9 +318,8 @@ dbTest('a failed write loses nothing and counts nothing twice; recording stays i
   await analytics.flush()
   t.same(reports, [false, true])
   t.equal(analytics.buffered, 0)
-  const rows = withAnalyticsTables(db)
-  const total = await rows.selectFrom('analytics_message_counts').select((eb) => eb.fn.sum<number>('count').as('n')).executeTakeFirst()
+  const total = await db.selectFrom('analytics_message_counts').select((eb) => eb.fn.sum<number>('count').as('n')).executeTakeFirst()
   t.equal(Number(total?.n), 100_001, 'every event once')
-  t.equal((await rows.selectFrom('sessions').selectAll().execute()).length, 1)
+  t.equal((await db.selectFrom('sessions').selectAll().execute()).length, 1)
   await analytics.close()
 })

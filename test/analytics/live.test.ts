@@ -1,12 +1,22 @@
 import { join } from 'node:path'
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import t from 'tap'
 import sealwire from '../../app.js'
-import { withAnalyticsTables } from '../../services/analytics.js'
 import { createDatabase } from '../../services/database.js'
+import type { HubEvent } from '../../services/hub/hub.js'
 import { build, registerAndLogin, tempDir, TEST_JWT_SECRET } from '../helper.js'
 import { broadcast, command, direct, hubFixture, idOf, listen, TestClient } from '../ws-client.js'
+
+/**
+ * The hub's next session end for this user. Listeners run in the order they were added, so by then the
+ * analytics and metrics plugins, registered at the start, have taken the event too.
+ */
+async function sessionClosed (app: FastifyInstance, userId: string): Promise<HubEvent> {
+  return await new Promise((resolve) => {
+    app.hub.onEvent((event) => { if (event.kind === 'session-close' && event.userId === userId) resolve(event) })
+  })
+}
 
 interface Sample { name: string, labels: Record<string, string>, value: number }
 
@@ -102,8 +112,9 @@ t.test('real traffic through the WebSocket: /metrics and /analytics agree with w
   t.equal(summary.delivery_latency.count, 5)
   t.same([summary.active_users.dau, summary.active_users.wau, summary.active_users.mau], [2, 2, 2])
 
+  const bobLeft = sessionClosed(app, 'bob')
   await b.close()
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await bobLeft
   const after = parseMetrics((await app.inject({ url: '/metrics' })).body).samples
   t.equal(value(after, 'sealwire_connections'), 1)
   t.equal(value(after, 'sealwire_session_duration_seconds_count'), 1, 'the ended session is measured')
@@ -156,12 +167,14 @@ t.test('shutdown: the last analytics are written before the database closes', as
   await b.envelope(idOf(m))
   b.ack(idOf(m))
   await a.receipt(idOf(m), 'delivered')
+  const bobLeft = sessionClosed(app, 'bob')
   await b.close()
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // bob's session ends as a disconnect, before the shutdown
+  await bobLeft
   await app.close()
   await a.closed
 
-  const db = withAnalyticsTables(createDatabase({ path: dbPath }))
+  const db = createDatabase({ path: dbPath })
   t.teardown(() => db.destroy())
   const sessions = await db.selectFrom('sessions').selectAll().orderBy('user_id').execute()
   t.equal(sessions.length, 2)
@@ -186,7 +199,7 @@ t.test('ANALYTICS_ENABLED=false records nothing; the endpoints still answer', as
   const m = direct(alice.id, 'bob')
   a.send(m)
   await a.receipt(idOf(m), 'accepted')
-  const db = withAnalyticsTables(app.db)
+  const db = app.db
   t.equal((await db.selectFrom('sessions').selectAll().execute()).length, 0)
   t.equal((await db.selectFrom('analytics_instances').selectAll().execute()).length, 0)
   const res = await app.inject({ url: '/analytics/summary', headers: { authorization: `Bearer ${alice.token}` } })

@@ -1,4 +1,4 @@
-import { InvalidRangeError } from './errors.js'
+import { InvalidRangeError } from '../errors.js'
 
 // Analytics works in UTC: a day is [00:00, 24:00) UTC, so every day is 86,400,000 ms long.
 export const MINUTE_MS = 60_000
