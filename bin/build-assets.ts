@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// The browser files `npm run build` writes after tsc, so that an install without development dependencies
-// (the container image) serves them without esbuild: the SDK bundle, the web client and the dashboard.
+// The browser files, written by `npm run build` after tsc (and by tap before the tests, from the sources): the SDK
+// bundle, the web client and the dashboard. The server serves them from dist/public and never bundles anything.
 import { fileURLToPath } from 'node:url'
-import { bundleBrowserSdk, bundleWebPage } from '../client/bundle.js'
-import { writeDashboard } from '../services/analytics-dashboard.js'
+import { bundleBrowserSdk, bundleDashboard, bundleWebPage } from '../client/bundle.js'
 
 const dist = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/' : '../', import.meta.url))
-await bundleBrowserSdk(`${dist}client/sealwire.browser.js`)
-await bundleWebPage(`${dist}client/web/`)
-await writeDashboard(`${dist}dashboard`)
+await Promise.all([
+  bundleBrowserSdk(`${dist}client/sealwire.browser.js`),
+  bundleWebPage(`${dist}public/web`),
+  bundleDashboard(`${dist}public/dashboard`)
+])

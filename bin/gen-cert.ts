@@ -11,7 +11,7 @@ const cert = join(dir, 'server.crt')
 const key = join(dir, 'server.key')
 try {
   writeDevCertificate(await makeDevCertificate(values.name ?? []), cert, key, values.force === true)
-  process.stdout.write(`wrote ${cert} and ${key} (self-signed, 30 days): npm start now serves HTTPS on :443 and redirects :80\n` +
+  process.stdout.write(`wrote ${cert} and ${key} (self-signed, 30 days): npm start (and fastify start --options) now serves HTTPS on :443 and redirects :80\n` +
     'for other ports: SERVER_ADDR=:8443 HTTP_REDIRECT_ADDR=:8080 npm start; clients need INSECURE_TLS=true\n')
 } catch (err) {
   process.stderr.write(`gen-cert: ${(err as Error).message}\n`)

@@ -1,26 +1,13 @@
 #!/usr/bin/env node
-// Starts Sealwire with fastify-cli on SERVER_ADDR. Settings are checked first so that a wrong one stops the
-// start with one line that names it.
-import { createRequire } from 'node:module'
+// `sealwire-server`: the server `npm start` starts, from wherever the package is installed (and from the sources,
+// for `npm run dev` and the tests): fastify-cli's `start` on app.js, through its public helper, on SERVER_ADDR, at
+// LOG_LEVEL, with the server options of the settings.
 import { fileURLToPath } from 'node:url'
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import { ConfigError, loadConfig, serverOptions } from '../app.js'
+import helper from 'fastify-cli/helper.js'
+import { loadConfig, serverOptions } from '../app.js'
+// first, it checks the settings: a wrong one stops the start here with one line that names it
+import { address, closeGraceDelay, logLevel, port } from './fastify-config.js'
 
-type RunFastify = (args: string[], additional?: object, options?: FastifyServerOptions) => Promise<FastifyInstance>
-const require = createRequire(import.meta.url)
-const { runFastify } = require('fastify-cli/start.js') as { runFastify: RunFastify }
-
-let config
-try {
-  config = loadConfig()
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err
-  process.stderr.write(`${err.message}\n`)
-  process.exit(1)
-}
-
-const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
-const appPath = fileURLToPath(new URL(`../app${extension}`, import.meta.url))
-const { host, port } = config.listen
-
-await runFastify(['--address', host, '--port', String(port), '--log-level', config.LOG_LEVEL, appPath], undefined, serverOptions(config))
+const app = fileURLToPath(new URL(`../app${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url))
+const args = ['--address', address, '--port', String(port), '--log-level', logLevel, '--close-grace-delay', String(closeGraceDelay), app]
+await helper.listen(args, {}, serverOptions(loadConfig()))

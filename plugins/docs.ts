@@ -29,5 +29,6 @@ export default fp(async (fastify) => {
       }
     }
   })
-  await fastify.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  // without a trailing slash the UI's page links its files absolutely, from routePrefix alone: add the app's prefix
+  await fastify.register(fastifySwaggerUi, { routePrefix: '/docs', indexPrefix: fastify.prefix })
 }, { name: 'sealwire-docs' })

@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { LATENCY_BUCKETS_MS } from '../services/analytics/index.js'
-import { ConfigError } from '../services/config.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,14 +9,8 @@ declare module 'fastify' {
   }
 }
 
-const MIN_TOKEN_LENGTH = 16
-
 export default fp(async (fastify) => {
   const { config, hub, analytics, messages } = fastify
-  if (config.METRICS_TOKEN !== undefined && config.METRICS_TOKEN.length < MIN_TOKEN_LENGTH) {
-    // the value is not shown: it is a secret
-    throw new ConfigError('METRICS_TOKEN', `must be at least ${MIN_TOKEN_LENGTH} characters`)
-  }
   const registry = new Registry()
   fastify.decorate('metrics', registry)
   if (!config.METRICS_ENABLED) return

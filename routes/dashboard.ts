@@ -1,9 +1,19 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { ErrorResponse } from '../schemas/common.js'
-import { dashboardAssets, dashboardPage, type Asset, type DashboardAssets } from '../services/analytics-dashboard.js'
 import { UnavailableError } from '../services/errors.js'
+
+export interface DashboardRoutesOptions {
+  /** the folder of the built dashboard; by default the one `npm run build` writes, dist/public/dashboard */
+  dir?: string
+}
+
+// beside the compiled routes in dist/, or in dist/ when run from the TypeScript sources (tap builds it first)
+const BUILT = new URL(import.meta.url.endsWith('.ts') ? '../dist/public/dashboard/' : '../public/dashboard/', import.meta.url)
 
 // The page loads its own script and style and talks to this server only.
 const CSP = [
@@ -11,29 +21,21 @@ const CSP = [
   "base-uri 'self'", "form-action 'none'", "frame-ancestors 'none'"
 ].join('; ')
 
-const routes: FastifyPluginAsyncTypebox = async (fastify) => {
-  const base = `${fastify.prefix}/`
+/** The page for an app served under `base` (`/`, or `/chat/` under a prefix): the built page with its base filled in. */
+export function dashboardPage (template: string, base: string): string {
+  const escaped = base.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+  return template.replace('%BASE%', escaped)
+}
 
-  async function assets (): Promise<DashboardAssets> {
-    try {
-      return await dashboardAssets()
-    } catch (err) {
-      fastify.log.error({ err }, 'the dashboard could not be bundled')
-      throw new UnavailableError('the dashboard is not available on this server')
-    }
-  }
-
-  function send (request: FastifyRequest, reply: FastifyReply, file: Asset): FastifyReply {
-    void reply.header('etag', file.etag).header('x-content-type-options', 'nosniff').header('vary', 'accept-encoding')
-      // the page names each file with its version, so a file never changes under its URL
-      .header('cache-control', 'public, max-age=31536000, immutable')
-    if (request.headers['if-none-match'] === file.etag) return reply.code(304).send()
-    void reply.type(file.type)
-    if (/\bgzip\b/.test(request.headers['accept-encoding'] ?? '')) return reply.header('content-encoding', 'gzip').send(file.gzip)
-    return reply.send(file.body)
-  }
-
-  const page = { 200: Type.String({ description: 'the file' }), 503: ErrorResponse }
+/**
+ * The operator dashboard: the page at /dashboard, and its script and style sheet, named by version in the page and
+ * so cached for good, sent by @fastify/static (with their gzip copies) from what `npm run build` wrote.
+ */
+const routes: FastifyPluginAsyncTypebox<DashboardRoutesOptions> = async (fastify, opts) => {
+  const dir = opts.dir ?? fileURLToPath(BUILT)
+  const built = existsSync(join(dir, 'index.html'))
+  if (!built) fastify.log.warn({ dir }, 'the dashboard is not built: run npm run build')
+  const html = built ? dashboardPage(readFileSync(join(dir, 'index.html'), 'utf8'), `${fastify.prefix}/`) : undefined
 
   fastify.get('/dashboard', {
     schema: {
@@ -41,11 +43,11 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'The operator dashboard (an HTML page)',
       description: 'Live connections and online users, messages per minute, daily and weekly active users over 30 days. ' +
         'The page asks for an admin\'s identity key (it signs the login challenge in the browser) or a session token, ' +
-        'then reads the /analytics endpoints.',
-      response: page
+        'then reads the /analytics endpoints. Its script and style sheet are under /dashboard/.',
+      response: { 200: Type.String({ description: 'the page' }), 503: ErrorResponse }
     }
   }, async (_request, reply) => {
-    const html = dashboardPage(await assets(), base)
+    if (html === undefined) throw new UnavailableError('the dashboard is not built: run npm run build')
     return await reply.type('text/html; charset=utf-8')
       .header('content-security-policy', CSP)
       .header('x-content-type-options', 'nosniff')
@@ -55,13 +57,25 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       .send(html)
   })
 
-  fastify.get('/dashboard/app.js', {
-    schema: { tags: ['dashboard'], summary: 'The dashboard\'s script (Chart.js and @noble/curves bundled in)', response: page }
-  }, async (request, reply) => send(request, reply, (await assets()).js))
-
-  fastify.get('/dashboard/app.css', {
-    schema: { tags: ['dashboard'], summary: 'The dashboard\'s style sheet', response: page }
-  }, async (request, reply) => send(request, reply, (await assets()).css))
+  if (!built) return
+  await fastify.register(fastifyStatic, {
+    root: dir,
+    prefix: '/dashboard/',
+    allowedPath: (path) => path === '/app.js' || path === '/app.css',
+    index: false,
+    preCompressed: true,
+    // the page names each file with its version, so a file never changes under its URL
+    maxAge: 365 * 86_400_000,
+    immutable: true,
+    // a host app may have its own @fastify/static on its replies
+    decorateReply: false,
+    setHeaders: (reply) => { void reply.header('x-content-type-options', 'nosniff') }
+  })
+  // @fastify/static names scripts application/javascript; text/javascript is the type (RFC 9239)
+  fastify.addHook('onSend', async (_request, reply, payload) => {
+    if (String(reply.getHeader('content-type')).startsWith('application/javascript')) void reply.type('text/javascript; charset=utf-8')
+    return payload
+  })
 }
 
 export default routes

@@ -73,7 +73,7 @@ export const ConfigSchema = Type.Object({
   ANALYTICS_FLUSH_MS: Type.Integer({ minimum: 50, maximum: 10000, default: 1000, description: 'how often buffered analytics are written to the database (each write also tells other processes this one is alive)' }),
   ANALYTICS_RETENTION_DAYS: Type.Integer({ minimum: 35, maximum: 36500, default: 400, description: 'analytics rows (sessions included) older than this many days are deleted' }),
   METRICS_ENABLED: Type.Boolean({ default: true, description: 'serve Prometheus metrics at /metrics' }),
-  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'bearer token /metrics asks for (16+ characters); /metrics is open when unset' }))
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'bearer token /metrics asks for (16+ characters); /metrics is open when unset' }))
 })
 
 export type ConfigInput = Static<typeof ConfigSchema>

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { Value } from 'typebox/value'
 import { ConfigSchema, type Config, type ConfigInput, type ConfigKey } from '../schemas/config.js'
@@ -15,6 +16,12 @@ export class ConfigError extends Error {
     this.name = 'ConfigError'
     this.variable = variable
   }
+}
+
+/** Whether this process is fastify-cli's (`fastify start`, or the child process its `--watch` forks). */
+export function runByFastifyCli (): boolean {
+  const main = createRequire(import.meta.url).main?.filename
+  return main !== undefined && /[\\/]fastify-cli[\\/]/.test(main)
 }
 
 export type ConfigOverrides = { [K in ConfigKey]?: ConfigInput[K] | string }
@@ -35,7 +42,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Con
     const key = error.instancePath.split('/')[1]
     if (key === undefined) continue
     const shown = SECRET_KEYS.has(key as ConfigKey) ? '' : ` (got ${JSON.stringify(raw[key])})`
-    throw new ConfigError(key, `${error.message}${shown}`)
+    throw new ConfigError(key, `${describe(error)}${shown}`)
   }
   const config = input as ConfigInput
 
@@ -59,6 +66,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Con
     allowedOrigins: parseList(config.ALLOWED_ORIGINS, 'ALLOWED_ORIGINS', parseOrigin),
     adminUsers: parseList(config.ADMIN_USERS, 'ADMIN_USERS', (s) => s)
   }
+}
+
+/** TypeBox's message, but lengths said as the README says them (`at least 16 characters`). */
+function describe (error: { keyword: string, message: string, params: unknown }): string {
+  const { limit } = error.params as { limit?: unknown }
+  return error.keyword === 'minLength' && typeof limit === 'number' ? `must be at least ${limit} characters` : error.message
 }
 
 const BOOLEANS: Record<string, boolean> = { true: true, false: false, 1: true, 0: false, yes: true, no: false }

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import t from 'tap'
-import sealwire, { loadConfig, serverOptions } from '../app.js'
+import sealwire, { embed, loadConfig, serverOptions } from '../app.js'
 import { build, logCapture, login, makeIdentity, tempDir, registrationBody, sealwireUnencapsulated, TEST_JWT_SECRET } from './helper.js'
 
 t.test('embeds under a prefix with programmatic options, beside the host app\'s own routes', async (t) => {
@@ -23,6 +23,19 @@ t.test('embeds under a prefix with programmatic options, beside the host app\'s 
   const docs = await host.inject({ url: '/chat/docs/json' })
   t.ok(docs.json().paths['/chat/auth/register'], 'the OpenAPI document shows the prefixed paths')
   t.equal(host.hasDecorator('db'), false, 'the service\'s decorators stay inside its own context')
+})
+
+t.test('under a prefix, /chat/docs without its trailing slash links the UI\'s files under the prefix', async (t) => {
+  const host = Fastify()
+  await host.register(sealwire, { prefix: '/chat', env: {}, config: { DB_PATH: ':memory:', JWT_SECRET: TEST_JWT_SECRET } })
+  t.teardown(() => host.close())
+  for (const url of ['/chat/docs', '/chat/docs/']) {
+    const page = await host.inject({ url })
+    t.equal(page.statusCode, 200, url)
+    const files = [...page.body.matchAll(/(?:src|href)="([^"]+)"/g)].map(([, src]) => new URL(src as string, `http://host${url}`).pathname)
+    t.ok(files.length >= 4, `${url} links ${files.length} files`)
+    for (const file of files) t.equal((await host.inject({ url: file })).statusCode, 200, `${url} → ${file}`)
+  }
 })
 
 t.test('two instances do not share state', async (t) => {
@@ -107,4 +120,56 @@ t.test('a generated JWT secret is announced and not logged', async (t) => {
   t.ok(app.config.jwtSecretGenerated)
   t.ok(lines.some((l) => l.includes('JWT_SECRET is not set')))
   t.notOk(lines.some((l) => l.includes(app.config.JWT_SECRET)), 'the secret itself is not in the log')
+})
+
+t.test('in a server made without its options (fastify start without --options, a host app), tokens stay out of the request logs and bodies keep their bound', async (t) => {
+  const { stream, lines } = logCapture()
+  const app = Fastify({ logger: { level: 'info', stream } })
+  await app.register(sealwire, { env: {}, config: { DB_PATH: ':memory:', JWT_SECRET: TEST_JWT_SECRET, MAX_MESSAGE_BYTES: 1024 } })
+  t.teardown(() => app.close())
+  const secret = 'eyJhbGciOiJIUzI1NiJ9.not-a-real-token.but-secret'
+  for (const url of [`/health?token=${secret}`, `/ws?%74oken=${secret}`, `/ws?t%6Fken=${secret}&x=1`, `/nothing?access_token=${secret}`]) {
+    await app.inject({ url })
+  }
+  t.equal(lines.filter((l) => l.includes('=[redacted]')).length, 4, 'the request lines are logged, redacted')
+  t.notOk(lines.some((l) => l.includes(secret)), 'no log line holds the token, however its name is spelt')
+
+  const big = await app.inject({ method: 'POST', url: '/auth/register', payload: { user_id: 'x', username: 'y'.repeat(30 * 1024) } })
+  t.equal(big.statusCode, 413, 'MAX_MESSAGE_BYTES + 16 KiB bounds a body, not the server\'s 1 MiB')
+  t.equal(big.json().code, 'payload_too_large')
+})
+
+t.test('settings the server does not apply are said once: TRUST_PROXY, SERVER_ADDR', async (t) => {
+  const { stream, lines } = logCapture()
+  const app = Fastify({ logger: { level: 'warn', stream } })
+  await app.register(sealwire, { env: {}, config: { DB_PATH: ':memory:', JWT_SECRET: TEST_JWT_SECRET, TRUST_PROXY: true, SERVER_ADDR: '127.0.0.1:1' } })
+  t.teardown(() => app.close())
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  t.match(lines.join('\n'), /SERVER_ADDR=127\.0\.0\.1:1 is not where this server listens \(127\.0\.0\.1:\d+\)/)
+  await fetch(`${url}/health`, { headers: { 'x-forwarded-for': '203.0.113.9' } })
+  await fetch(`${url}/health`)
+  t.equal(lines.filter((l) => l.includes('TRUST_PROXY=true, but this server was made without trustProxy')).length, 1, 'TRUST_PROXY, once')
+
+  const { stream: quiet, lines: none } = logCapture()
+  const trusting = Fastify({ logger: { level: 'warn', stream: quiet }, trustProxy: true })
+  await trusting.register(sealwire, { env: {}, config: { DB_PATH: ':memory:', JWT_SECRET: TEST_JWT_SECRET, TRUST_PROXY: true } })
+  t.teardown(() => trusting.close())
+  await trusting.inject({ url: '/health' })
+  t.same(none.filter((l) => !l.includes('"level":30')), [], 'nothing to say when the server does what the settings ask')
+})
+
+t.test('embed: one decorator on the host, the settings and registerCommand; the rest stays inside', async (t) => {
+  const host = Fastify()
+  await host.register(embed, { prefix: '/chat', env: {}, config: { DB_PATH: ':memory:', JWT_SECRET: TEST_JWT_SECRET, JWT_TTL: 600 } })
+  t.teardown(() => host.close())
+  t.equal(host.sealwire.config.JWT_TTL, 600)
+  host.sealwire.registerCommand('weather', { description: 'the weather', handler: () => 'clear' })
+  t.throws(() => host.sealwire.registerCommand('ping', { description: 'again', handler: () => null }), /already registered/, 'the service\'s own registry')
+  for (const name of ['config', 'db', 'hub', 'registerCommand']) t.notOk(host.hasDecorator(name), `no ${name} on the host`)
+  t.equal((await host.inject({ url: '/chat/health' })).statusCode, 200)
+
+  const twice = Fastify()
+  for (const prefix of ['/one', '/two']) void twice.register(embed, { prefix, env: {}, config: { DB_PATH: ':memory:', JWT_SECRET: TEST_JWT_SECRET } })
+  t.teardown(() => twice.close())
+  await t.rejects(async () => { await twice.ready() }, /'sealwire' has already been added/, 'one per app')
 })

@@ -5,26 +5,19 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { cpSync, existsSync, readFileSync, symlinkSync } from 'node:fs'
 import { get as httpsGet } from 'node:https'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { parse } from 'yaml'
 import { tempDir } from '../helper.js'
 import { JsonLines } from '../json-lines.js'
+import { freePort, start } from '../package/processes.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
+// a build and an install: minutes on a loaded 2-core machine
+t.setTimeout(600_000)
 
 interface ComposeService { environment?: Record<string, string>, command?: string[] }
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 function dockerfile (): { cmd: string[], healthcheck: string[] } {
   const text = readFileSync(join(root, 'docker/Dockerfile'), 'utf8')
@@ -57,10 +50,15 @@ t.test('the image\'s runtime stage, reproduced: production dependencies only, TL
   cpSync(join(src, 'package-lock.json'), join(app, 'package-lock.json'))
   sh('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--ignore-scripts'], app)
   cpSync(join(root, 'node_modules/better-sqlite3/build'), join(app, 'node_modules/better-sqlite3/build'), { recursive: true })
-  for (const dev of ['typescript', 'tap', 'esbuild', 'tsx']) t.notOk(existsSync(join(app, 'node_modules', dev)), `no ${dev} in the image`)
+  for (const dev of ['typescript', 'tap', 'esbuild', 'tsx', 'chart.js']) t.notOk(existsSync(join(app, 'node_modules', dev)), `no ${dev} in the image`)
 
   // stage 3: the runtime files
   cpSync(join(src, 'dist'), join(app, 'dist'), { recursive: true })
+
+  // a development certificate, made with the production dependencies alone
+  const certs = join(work, 'certs')
+  sh('npm', ['run', 'gen-cert', '--silent', '--', '--out', certs], app)
+  t.ok(existsSync(join(certs, 'server.crt')) && existsSync(join(certs, 'server.key')), 'npm run gen-cert works in the production install')
 
   // generate-keys.sh writes what compose reads
   const keys = join(work, 'keys')
@@ -72,26 +70,21 @@ t.test('the image\'s runtime stage, reproduced: production dependencies only, TL
   const port = await freePort()
   const paths = (v: string): string => v.replace('/app/tls', join(keys, 'tls')).replace('/app/data', join(work, 'data'))
   const serverEnv = Object.fromEntries(Object.entries(interpolate(compose.services.server?.environment ?? {}, dotenv)).map(([k, v]) => [k, paths(v)]))
-  const env: Record<string, string | undefined> = { PATH: process.env.PATH, ...serverEnv, SERVER_ADDR: `127.0.0.1:${port}`, LOG_LEVEL: 'warn' }
+  const env: Record<string, string | undefined> = { PATH: process.env.PATH, ...serverEnv, SERVER_ADDR: `127.0.0.1:${port}`, LOG_LEVEL: 'info' }
   t.equal(env.NODE_ENV, 'production')
 
   const { cmd, healthcheck } = dockerfile()
-  const server = spawn(cmd[0] as string, cmd.slice(1), { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let serverLog = ''
-  server.stderr.on('data', (c: Buffer) => { serverLog += c.toString() })
-  server.stdout.on('data', (c: Buffer) => { serverLog += c.toString() })
-  const serverExit = new Promise<number | null>((resolve) => server.on('exit', resolve))
-  t.teardown(() => { server.kill('SIGKILL') })
-
-  let healthy = false
-  for (let i = 0; i < 100 && !healthy; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    try {
-      sh(healthcheck[0] as string, healthcheck.slice(1), app, env)
-      healthy = true
-    } catch {}
+  const script = (JSON.parse(readFileSync(join(src, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  t.same(cmd, ['node_modules/.bin/fastify', ...script.split(' ').slice(1)], 'the image runs what npm start runs')
+  const server = start(t, cmd[0] as string, cmd.slice(1), { cwd: app, env })
+  t.equal(await server.listening(), `https://127.0.0.1:${port}`)
+  let healthy = true
+  try {
+    sh(healthcheck[0] as string, healthcheck.slice(1), app, env)
+  } catch {
+    healthy = false
   }
-  t.ok(healthy, `the HEALTHCHECK passes over HTTPS ${healthy ? '' : serverLog}`)
+  t.ok(healthy, `the HEALTHCHECK passes over HTTPS ${healthy ? '' : server.lines.join('\n')}`)
   // without esbuild in the image, the pages are what `npm run build` wrote
   for (const path of ['/', '/dashboard', '/dashboard/app.js']) {
     const status = await new Promise<number>((resolve) => {
@@ -123,8 +116,8 @@ t.test('the image\'s runtime stage, reproduced: production dependencies only, TL
   await alice.next((e) => e.event === 'delivered')
 
   for (const c of [alice, bob]) c.proc.stdin?.write('{"cmd":"quit"}\n')
-  server.kill('SIGTERM')
-  t.equal(await serverExit, 0, 'SIGTERM stops the server cleanly')
+  t.equal(await server.stop(), 0, 'SIGTERM stops the server cleanly')
+  t.ok(server.lines.some((l) => l.includes('"url":"/ws?token=[redacted]"')), 'the clients\' connections are logged, their tokens redacted')
 })
 
 const hasCompose = (() => {

@@ -11,7 +11,7 @@ import { loadConfig, serverOptions } from '../../app.js'
 import { createNodeClient, generateIdentity, type DirectMessage } from '../../client/node.js'
 import { httpsLocation } from '../../plugins/https-redirect.js'
 import { makeDevCertificate, writeDevCertificate } from '../../services/dev-cert.js'
-import { tempDir, sealwireUnencapsulated, TEST_JWT_SECRET } from '../helper.js'
+import { logCapture, tempDir, sealwireUnencapsulated, TEST_JWT_SECRET } from '../helper.js'
 
 async function httpGet (port: number, path: string, host = `127.0.0.1:${port}`): Promise<{ status: number, location: string | undefined }> {
   return await new Promise((resolve, reject) => {
@@ -65,6 +65,21 @@ t.test('HTTPS and WSS with a generated certificate, and the HTTP redirect', asyn
     req.on('error', reject).end()
   })
   t.match(health['strict-transport-security'], /max-age=31536000/, 'HSTS over HTTPS')
+})
+
+t.test('TLS files but a server made without HTTPS: plain HTTP, no HSTS, no redirect listener, and a warning', async (t) => {
+  const dir = tempDir(t)
+  writeDevCertificate(await makeDevCertificate(), join(dir, 'server.crt'), join(dir, 'server.key'))
+  const { stream, lines } = logCapture()
+  const app = Fastify({ logger: { level: 'warn', stream } })
+  await app.register(sealwireUnencapsulated, { env: { TLS_CERT: join(dir, 'server.crt'), TLS_KEY: join(dir, 'server.key'), HTTP_REDIRECT_ADDR: '127.0.0.1:0', DB_PATH: join(dir, 'plain.db'), JWT_SECRET: TEST_JWT_SECRET } })
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  t.match(url, /^http:\/\//)
+  t.equal(app.httpRedirectServer, null, 'no redirect to an HTTPS that is not there')
+  t.equal(app.config.tls, null, 'the settings say what the server does')
+  t.equal((await fetch(`${url}/health`)).headers.get('strict-transport-security'), null)
+  t.equal(lines.filter((l) => l.includes('this server was made without HTTPS')).length, 1)
 })
 
 t.test('TLS settings: both files or none, server.crt/server.key found in the working folder', async (t) => {
