@@ -8,6 +8,7 @@ import { expand, extract } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { concatBytes } from '@noble/hashes/utils.js'
 import t from 'tap'
+import type { TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { publicKeys, signEnvelope, signLogin, type Identity } from '../../client/identity.js'
 import { safetyNumber } from '../../client/safety.js'
@@ -230,7 +231,7 @@ t.test('every JSON frame the document shows fits the schema of its message_type'
     if (typeof type !== 'string') continue
     frames++
     const fromServer = (value as { meta?: unknown }).meta !== undefined || !Object.hasOwn(CLIENT_FRAMES, type)
-    const schemas: Record<string, Parameters<typeof Compile>[0]> = fromServer ? SERVER_FRAMES : CLIENT_FRAMES
+    const schemas: Record<string, TSchema> = fromServer ? SERVER_FRAMES : CLIENT_FRAMES
     const schema = schemas[type]
     t.ok(schema !== undefined && Compile(schema).Check(value), `a ${fromServer ? 'server' : 'client'} ${type} frame fits its schema: ${text.slice(0, 80)}`)
   }
