@@ -141,9 +141,9 @@ function renderDays (daily: DailyUsersResponse): void {
   if (charts === undefined) return
   const days = daily.days.slice(-DAYS)
   charts.active.update(days.map((d) => d.day.slice(5)), [
-    { label: 'daily active', color: COLORS.blue, data: days.map((d) => d.dau), fill: true },
-    { label: 'weekly active', color: COLORS.violet, data: days.map((d) => d.wau) },
-    { label: 'monthly active', color: COLORS.amber, data: days.map((d) => d.mau), dashed: true }
+    { label: 'daily active (DAU)', color: COLORS.blue, data: days.map((d) => d.dau), marker: 'circle' },
+    { label: 'weekly active (WAU)', color: COLORS.amber, data: days.map((d) => d.wau), dash: 'dashed', marker: 'triangle' },
+    { label: 'monthly active (MAU)', color: COLORS.magenta, data: days.map((d) => d.mau), dash: 'dotted', marker: 'rect' }
   ])
   const today = days[days.length - 1]
   $('tile-dau').textContent = fmt(today?.dau)

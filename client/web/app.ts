@@ -1,9 +1,9 @@
 // The Sealwire web page: identities (create, import, export), registration and login, then the chat screen.
 // Bundled with the SDK by esbuild (client/bundle.ts) and served by routes/web.ts; it talks to its own origin only.
 import { exportIdentity, generateIdentity, importIdentity, SealwireClient, SealwireError, type Identity } from '../index.js'
-import { ChatSession, type ExitReason } from './chat.js'
+import { ChatSession, type ExitReason } from './controller.js'
 import { describeError } from './describe.js'
-import { byId, download, h, show } from './dom.js'
+import { byId, download, fieldError, h, show } from './dom.js'
 import { BrowserClientStore, Storage, type SavedIdentity } from './storage.js'
 
 // The SDK names messages with crypto.randomUUID, which browsers only offer in secure contexts (HTTPS, localhost).
@@ -65,14 +65,6 @@ function status (text: string | undefined, actions: Array<{ label: string, onCli
   el.statusText.textContent = text ?? ''
   el.statusActions.replaceChildren(...actions.map((a) => h('button', { type: 'button', class: a.primary === true ? 'primary small' : 'secondary small', onclick: a.onClick }, a.label)))
   show(el.status, text !== undefined)
-}
-
-function fieldError (input: HTMLElement | undefined, slot: HTMLElement, text: string | undefined): void {
-  slot.textContent = text ?? ''
-  show(slot, text !== undefined)
-  if (input === undefined) return
-  if (text === undefined) input.removeAttribute('aria-invalid')
-  else input.setAttribute('aria-invalid', 'true')
 }
 
 /** Runs one identity operation at a time, with its button showing what happens. */

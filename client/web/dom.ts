@@ -68,3 +68,22 @@ export function sleep (ms: number, signal?: AbortSignal): Promise<void> {
 export function utf8Length (text: string): number {
   return new TextEncoder().encode(text).length
 }
+
+/** Shows or clears the error of a form field, and marks the field for assistive technology. */
+export function fieldError (input: HTMLElement | undefined, slot: HTMLElement, text: string | undefined): void {
+  slot.textContent = text ?? ''
+  show(slot, text !== undefined)
+  if (input === undefined) return
+  if (text === undefined) input.removeAttribute('aria-invalid')
+  else input.setAttribute('aria-invalid', 'true')
+}
+
+/** A touch screen: focusing a text field there pops the keyboard up over the page. */
+export function coarsePointer (): boolean {
+  return matchMedia('(pointer: coarse)').matches
+}
+
+/** Adds listeners that all go when `signal` aborts. */
+export function listen (signal: AbortSignal): <E extends Event>(target: EventTarget, type: string, fn: (e: E) => void) => void {
+  return (target, type, fn) => { target.addEventListener(type, fn as EventListener, { signal }) }
+}

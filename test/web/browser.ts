@@ -1,6 +1,7 @@
-// Helpers for the web client tests: Debian's chromium through playwright-core (never a downloaded browser).
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+// Helpers for the browser tests (web client and dashboard): a system Chromium through playwright-core, never a
+// downloaded browser. Without one the browser tests skip and say why.
+import { accessSync, constants, mkdirSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
 import type { Test } from 'tap'
@@ -8,11 +9,39 @@ import type { Test } from 'tap'
 export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 export const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
 export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 800 } }
-const WAIT_MS = 10_000
+/** every wait on the page: generous, for a loaded machine; a wait only lasts this long when something is wrong */
+export const WAIT_MS = 30_000
+
+const executable = (path: string): boolean => {
+  try {
+    accessSync(path, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** `CHROMIUM_PATH`, else Debian's /usr/bin/chromium, else `chromium-browser` on the PATH. */
+export function findChromium (env: NodeJS.ProcessEnv = process.env, system = '/usr/bin/chromium'): string | undefined {
+  const asked = env.CHROMIUM_PATH
+  if (asked !== undefined && asked !== '') return executable(asked) ? asked : undefined
+  if (executable(system)) return system
+  return (env.PATH ?? '').split(delimiter).filter((dir) => dir !== '').map((dir) => join(dir, 'chromium-browser')).find(executable)
+}
+
+export const CHROMIUM = findChromium()
+/** For tap's `skip` option: false, or why the browser tests cannot run here. */
+export const NO_BROWSER: string | false = CHROMIUM !== undefined
+  ? false
+  : process.env.CHROMIUM_PATH !== undefined && process.env.CHROMIUM_PATH !== ''
+    ? `CHROMIUM_PATH=${process.env.CHROMIUM_PATH} is not an executable: browser tests skipped`
+    : 'no Chromium found (set CHROMIUM_PATH, or install /usr/bin/chromium or chromium-browser on the PATH): browser tests skipped'
 
 export async function launch (t: Test): Promise<Browser> {
+  if (CHROMIUM === undefined) throw new Error(String(NO_BROWSER))
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
+    timeout: WAIT_MS,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync']
   })
   t.teardown(async () => { await browser.close() })
@@ -40,8 +69,8 @@ function watch (page: Page, label: string, errors: string[], allow: RegExp[]): v
 export async function screenshot (page: Page, name: string): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true })
   const path = join(ARTIFACTS, `web-${name}.png`)
-  // the caret blinks and transitions run: wait until nothing moves
-  await page.waitForTimeout(150)
+  // styles just changed are laid out and painted by the next frames; the screenshot then stops animations and the caret
+  await page.evaluate(async () => { await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))) })
   await page.screenshot({ path, animations: 'disabled', caret: 'hide' })
   return path
 }

@@ -3,9 +3,9 @@ import { join } from 'node:path'
 import t from 'tap'
 import { exportIdentity, generateIdentity } from '../../client/index.js'
 import { build, tempDir } from '../helper.js'
-import { connected, context, createIdentity, launch, message, openConversation, PHONE, screenshot, send } from './browser.js'
+import { connected, context, createIdentity, launch, message, NO_BROWSER, openConversation, PHONE, screenshot, send } from './browser.js'
 
-t.test('the web client: two browsers register, talk both ways, broadcast, go offline and back; the server holds only ciphertext', async (t) => {
+t.test('the web client: two browsers register, talk both ways, broadcast, go offline and back; the server holds only ciphertext', { skip: NO_BROWSER }, async (t) => {
   const dir = tempDir(t)
   const dbPath = join(dir, 'web.db')
   const app = await build(t, { config: { DB_PATH: dbPath, MESSAGE_RATE_LIMIT: 1000, MESSAGE_BURST_LIMIT: 1000, AUTH_RATE_LIMIT_MAX: 10_000 } })

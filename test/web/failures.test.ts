@@ -3,9 +3,9 @@ import { join } from 'node:path'
 import t from 'tap'
 import { messageSigningInput } from '../../services/protocol/signing.js'
 import { build, makeIdentity, registerAndLogin, tempDir } from '../helper.js'
-import { connected, context, createIdentity, launch, message, openConversation, PHONE, screenshot, send } from './browser.js'
+import { connected, context, createIdentity, launch, message, NO_BROWSER, openConversation, PHONE, screenshot, send, WAIT_MS } from './browser.js'
 
-t.test('the web client explains every failure: rate limit, refused message, server down and back, changed key', async (t) => {
+t.test('the web client explains every failure: rate limit, refused message, server down and back, changed key', { skip: NO_BROWSER }, async (t) => {
   const dir = tempDir(t)
   const config = { DB_PATH: join(dir, 'failures.db'), MESSAGE_RATE_LIMIT: 1, MESSAGE_BURST_LIMIT: 3, AUTH_RATE_LIMIT_MAX: 10_000 }
   const first = await build(t, { config })
@@ -67,7 +67,7 @@ t.test('the web client explains every failure: rate limit, refused message, serv
   await screenshot(bob, 'mobile-reconnecting')
   const second = await build(t, { config })
   await second.listen({ port, host: '127.0.0.1' })
-  await alice.locator('#conn[data-state="online"]').waitFor({ timeout: 15_000 })
+  await alice.locator('#conn[data-state="online"]').waitFor({ timeout: 2 * WAIT_MS })
   t.equal(await alice.locator('.notice-bar', { hasText: 'Reconnecting' }).count(), 0, 'the notice goes when the connection is back')
   await connected(bob)
   await message(alice, 'written while the server was down', 'delivered').waitFor()

@@ -4,11 +4,11 @@ import { join } from 'node:path'
 import Fastify from 'fastify'
 import t from 'tap'
 import { tempDir, sealwireUnencapsulated, TEST_JWT_SECRET } from '../helper.js'
-import { context, createIdentity, launch, message, openConversation, screenshot, send } from './browser.js'
+import { context, createIdentity, launch, message, NO_BROWSER, openConversation, screenshot, send } from './browser.js'
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0
 
-t.test('the page works over TLS and talks wss:// to its own origin', { skip: hasOpenssl ? false : 'no openssl command' }, async (t) => {
+t.test('the page works over TLS and talks wss:// to its own origin', { skip: NO_BROWSER !== false ? NO_BROWSER : hasOpenssl ? false : 'no openssl command' }, async (t) => {
   const dir = tempDir(t)
   const keyFile = join(dir, 'key.pem')
   const certFile = join(dir, 'cert.pem')
