@@ -1,4 +1,5 @@
-import type { TSchema } from 'typebox'
+import type { Static, TSchema } from 'typebox'
+import { BROADCAST_EXAMPLE, DIRECT_EXAMPLE, SERVER_COMMAND_EXAMPLE } from '../schemas/examples.js'
 import { CLIENT_FRAMES, FRAME_ERROR_CODES, SERVER_FRAMES } from '../schemas/frames.js'
 import { CLOSE } from './hub/connection.js'
 
@@ -11,49 +12,41 @@ export type ServerFrameType = keyof typeof SERVER_FRAMES
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 export type AsyncApiDocument = { asyncapi: string } & { [key: string]: Json }
 
-interface FrameText {
+interface FrameText<Example> {
   /** the message's key in the channel and in components.messages */
   key: string
   title: string
   summary: string
-  example: Json
+  example: Example
 }
+type Texts<Frames extends Record<string, TSchema>> = { [Type in keyof Frames]: FrameText<Static<Frames[Type]>> }
 
-// Placeholders of the right shape and length: the examples show the layout of a frame, not real keys or signatures.
-const ID = '3f1c2a4e-8b7d-4c1e-9a2f-5d6e7f8a9b0c'
+// The examples are real: the envelopes are alice's, signed with her key (schemas/examples.ts); the server's answers name them.
+const ID = DIRECT_EXAMPLE.header.id
 const REPLY_ID = '7a9d1c3b-2e4f-4a6b-8c0d-1e2f3a4b5c6d'
-const AT = '2026-11-25T10:30:00.000Z'
 const STORED_AT = '2026-11-25T10:30:00.042Z'
-const bytes = (n: number, fill: number): string => Buffer.alloc(n, fill).toString('base64')
-const SIGNATURE = bytes(64, 0x5a)
-const signed = (to: string, messageType: string) => ({ id: ID, from: 'alice', to, message_type: messageType, timestamp: AT, signature: SIGNATURE })
-const directHeader = {
-  ...signed('bob', 'direct'),
-  encrypted_key: bytes(80, 0x3c),
-  encryption_nonce: bytes(12, 0x1e),
-  sender_encrypted_key: bytes(80, 0x4d)
-}
-const CIPHERTEXT = bytes(29, 0x6b)
-const made = (to: string, messageType: string) => ({ id: REPLY_ID, from: 'server', to, timestamp: STORED_AT, message_type: messageType })
+const delivered = <T extends object> (envelope: T) => ({ ...envelope, meta: { received_at: STORED_AT } })
+const made = <To extends string, Type extends string> (to: To, messageType: Type) =>
+  ({ id: REPLY_ID, from: 'server' as const, to, timestamp: STORED_AT, message_type: messageType })
 
-const CLIENT_TEXT: Record<ClientFrameType, FrameText> = {
+const CLIENT_TEXT: Texts<typeof CLIENT_FRAMES> = {
   direct: {
     key: 'direct',
     title: 'Direct message (sent)',
     summary: 'A signed, end-to-end encrypted message to one user. Answered by a receipt (accepted or duplicate) or an error.',
-    example: { header: directHeader, body: { content: CIPHERTEXT } }
+    example: DIRECT_EXAMPLE
   },
   broadcast: {
     key: 'broadcast',
     title: 'Broadcast (sent)',
     summary: 'A signed plain-text message to every connected user, public by design. Answered by an error only when refused.',
-    example: { header: signed('*', 'broadcast'), body: { content: 'hello everyone' } }
+    example: BROADCAST_EXAMPLE
   },
   server: {
     key: 'server',
     title: 'Server command',
     summary: 'A signed command for the server, its content the JSON text {"command", "params"}. Answered by a server_response.',
-    example: { header: signed('server', 'server'), body: { content: '{"command":"echo","params":{"hello":"world"}}' } }
+    example: SERVER_COMMAND_EXAMPLE
   },
   ack: {
     key: 'ack',
@@ -63,18 +56,18 @@ const CLIENT_TEXT: Record<ClientFrameType, FrameText> = {
   }
 }
 
-const SERVER_TEXT: Record<ServerFrameType, FrameText> = {
+const SERVER_TEXT: Texts<typeof SERVER_FRAMES> = {
   direct: {
     key: 'direct_delivered',
     title: 'Direct message (received)',
     summary: 'A direct message as signed by its sender, with the server\'s meta. Acknowledge it with an ack; until then it is resent on each connection.',
-    example: { header: directHeader, body: { content: CIPHERTEXT }, meta: { received_at: STORED_AT } }
+    example: delivered(DIRECT_EXAMPLE)
   },
   broadcast: {
     key: 'broadcast_delivered',
     title: 'Broadcast (received)',
     summary: 'A broadcast as signed by its sender, with the server\'s meta.',
-    example: { header: signed('*', 'broadcast'), body: { content: 'hello everyone' }, meta: { received_at: STORED_AT } }
+    example: delivered(BROADCAST_EXAMPLE)
   },
   receipt: {
     key: 'receipt',
@@ -132,8 +125,8 @@ The server closes a connection with ${CLOSE.goingAway} when it shuts down, ${CLO
 1009 for a frame over MAX_MESSAGE_BYTES, ${CLOSE.policy} when its token is revoked or after too many refused frames, \
 and ${CLOSE.tryAgainLater} when the client reads too slowly.`
 
-/** A schema as plain JSON: TypeBox's own keys are symbols and do not survive. */
-const plain = (schema: TSchema): Json => JSON.parse(JSON.stringify(schema)) as Json
+/** A schema or an example as plain JSON: TypeBox's own keys are symbols and do not survive. */
+const plain = (value: unknown): Json => JSON.parse(JSON.stringify(value)) as Json
 
 const capitalised = (key: string): string => key.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')
 const channelMessage = (key: string): Json => ({ $ref: `#/channels/ws/messages/${key}` })
@@ -158,7 +151,7 @@ export function asyncApiDocument (): AsyncApiDocument {
       contentType: 'application/json',
       ...(REPLY_KEYS.has(text.key) ? { correlationId: { $ref: '#/components/correlationIds/inReplyTo' } } : {}),
       payload: { $ref: `#/components/schemas/${schemaName}` },
-      examples: [{ name: text.key, payload: text.example }]
+      examples: [{ name: text.key, payload: plain(text.example) }]
     }
     channelMessages[text.key] = { $ref: `#/components/messages/${text.key}` }
     const fromClient = from === 'client'
