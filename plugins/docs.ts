@@ -44,7 +44,7 @@ const refusal = (description: string) => ({ ...ErrorRef, description })
 const BODY_REFUSALS = {
   400: refusal('invalid_json or invalid_request: the body is not JSON, or not what the schema asks'),
   413: refusal('payload_too_large: the body is over this route\'s limit'),
-  415: refusal('unsupported_media_type: the body is not application/json')
+  415: refusal('unsupported_media_type: a content type the server does not read (send application/json)')
 }
 const INTERNAL = refusal('internal: a fault of the server, never explained to the client (it is logged)')
 
