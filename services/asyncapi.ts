@@ -123,7 +123,7 @@ Every refused frame is answered by an \`error\` frame whose \`code\` is one of: 
 
 The server closes a connection with ${CLOSE.goingAway} when it shuts down, ${CLOSE.unsupported} for a binary frame, \
 1009 for a frame over MAX_MESSAGE_BYTES, ${CLOSE.policy} when its token is revoked or after too many refused frames, \
-and ${CLOSE.tryAgainLater} when the client reads too slowly.`
+and ${CLOSE.tryAgainLater} when the client reads too slowly or its stored messages cannot be sent now (reconnect later).`
 
 /** A schema or an example as plain JSON: TypeBox's own keys are symbols and do not survive. */
 const plain = (value: unknown): Json => JSON.parse(JSON.stringify(value)) as Json
