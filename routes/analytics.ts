@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   DailyUsersQuery, DailyUsersResponse, LiveQuery, LiveResponse, MessagesStatsQuery, MessagesStatsResponse, RangeQuery, SummaryResponse
 } from '../schemas/analytics.js'
-import { ErrorResponse } from '../schemas/common.js'
+import { ErrorRef } from '../schemas/common.js'
 
 const RANGE_NOTE = 'Ranges are `[from, to)` in UTC; `from` and `to` take a date (`2026-11-25`, its midnight), an RFC 3339 ' +
   'date-time or epoch milliseconds. Message figures have minute resolution: a minute counts when it starts inside the range. ' +
@@ -11,7 +11,7 @@ const RANGE_NOTE = 'Ranges are `[from, to)` in UTC; `from` and `to` take a date 
 const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { analytics } = fastify
   const security = [{ bearerAuth: [] }]
-  const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse }
+  const errors = { 400: ErrorRef, 401: ErrorRef, 403: ErrorRef }
 
   // figures about users are for the admin who asked, not for caches on the way
   fastify.addHook('onSend', async (_request, reply) => {
@@ -21,6 +21,7 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/analytics/summary', {
     onRequest: fastify.requireAdmin,
     schema: {
+      operationId: 'getAnalyticsSummary',
       tags: ['analytics'],
       summary: 'Users, sessions, messages and delivery latency over a time range',
       description: `Default range: the 24 hours before now; at most 366 days. The active users are those of the range's last UTC day. ${RANGE_NOTE}`,
@@ -33,6 +34,7 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/analytics/users/daily', {
     onRequest: fastify.requireAdmin,
     schema: {
+      operationId: 'getDailyUsers',
       tags: ['analytics'],
       summary: 'Daily, weekly and monthly active users, new users and sessions, per UTC day',
       description: 'Every UTC day overlapping `[from, to)`: by default the 30 days ending today; at most 366 days. DAU: users ' +
@@ -46,6 +48,7 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/analytics/messages/stats', {
     onRequest: fastify.requireAdmin,
     schema: {
+      operationId: 'getMessageStats',
       tags: ['analytics'],
       summary: 'Messages by type, outcome and refusal code, delivery latency, and a series per minute, hour or day',
       description: 'Default range: the 24 hours before now. The longest range depends on `interval`: 2 days by minute, ' +
@@ -59,6 +62,7 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/analytics/live', {
     onRequest: fastify.requireAdmin,
     schema: {
+      operationId: 'getLiveFigures',
       tags: ['analytics'],
       summary: 'Open connections and online users now, and their peak per minute',
       description: 'What the dashboard polls. The series holds the most connections and online users of each minute ' +

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { ErrorResponse } from '../schemas/common.js'
+import { ErrorRef } from '../schemas/common.js'
 import { UnavailableError } from '../services/errors.js'
 
 export interface DashboardRoutesOptions {
@@ -39,12 +39,13 @@ const routes: FastifyPluginAsyncTypebox<DashboardRoutesOptions> = async (fastify
 
   fastify.get('/dashboard', {
     schema: {
+      operationId: 'getDashboard',
       tags: ['dashboard'],
       summary: 'The operator dashboard (an HTML page)',
       description: 'Live connections and online users, messages per minute, daily and weekly active users over 30 days. ' +
         'The page asks for an admin\'s identity key (it signs the login challenge in the browser) or a session token, ' +
         'then reads the /analytics endpoints. Its script and style sheet are under /dashboard/.',
-      response: { 200: Type.String({ description: 'the page' }), 503: ErrorResponse }
+      response: { 200: { description: 'the page', content: { 'text/html': { schema: Type.String() } } }, 503: ErrorRef }
     }
   }, async (_request, reply) => {
     if (html === undefined) throw new UnavailableError('the dashboard is not built: run npm run build')

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ErrorResponse } from '../schemas/common.js'
+import { ErrorRef, withExamples } from '../schemas/common.js'
+import { DIRECT_EXAMPLE } from '../schemas/examples.js'
 import { DirectEnvelope } from '../schemas/frames.js'
 import { ActiveUsersResponse, HistoryQuery, HistoryResponse, QueueResponse, SubmitResponse } from '../schemas/messages.js'
 import { FrameErrors, InvalidTokenError } from '../services/errors.js'
@@ -10,10 +11,11 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/active-users', {
     onRequest: fastify.authenticate,
     schema: {
+      operationId: 'listActiveUsers',
       tags: ['messages'],
       summary: 'Who is online, on any node',
       security: bearer,
-      response: { 200: ActiveUsersResponse, 401: ErrorResponse }
+      response: { 200: ActiveUsersResponse, 401: ErrorRef }
     }
   }, async () => {
     const users = (await fastify.cluster.presence.online()).sort()
@@ -24,13 +26,14 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
     onRequest: fastify.authenticate,
     bodyLimit: fastify.config.MAX_MESSAGE_BYTES,
     schema: {
+      operationId: 'sendDirectMessage',
       tags: ['messages'],
       summary: 'Send a signed direct message over HTTP',
       description: 'The same envelope as over the WebSocket, stored and delivered the same way and subject to the same ' +
         'per-user rate limit. Answers once the message is stored durably.',
       security: bearer,
-      body: DirectEnvelope,
-      response: { 200: SubmitResponse, 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse }
+      body: withExamples(DirectEnvelope, [DIRECT_EXAMPLE]),
+      response: { 200: SubmitResponse, 400: ErrorRef, 401: ErrorRef, 403: ErrorRef, 404: ErrorRef, 429: ErrorRef }
     }
   }, async (request, reply) => {
     const userId = request.user.sub
@@ -48,25 +51,27 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/messages/queue', {
     onRequest: fastify.authenticate,
     schema: {
+      operationId: 'getQueue',
       tags: ['messages'],
       summary: 'How many messages wait for your acknowledgement',
       description: 'Direct messages to you that are stored and not yet acknowledged. Clients that rotated their encryption ' +
         'key erase the old secret key once this is zero.',
       security: bearer,
-      response: { 200: QueueResponse, 401: ErrorResponse }
+      response: { 200: QueueResponse, 401: ErrorRef }
     }
   }, async (request) => ({ pending: await fastify.messages.pendingCount(request.user.sub) }))
 
   fastify.get('/messages', {
     onRequest: fastify.authenticate,
     schema: {
+      operationId: 'getHistory',
       tags: ['messages'],
       summary: 'Your stored direct messages with one peer',
       description: 'Newest first, paginated with `before`. Direct messages are ciphertext: the client decrypts them ' +
         '(its own sent messages through `sender_encrypted_key`).',
       security: bearer,
       querystring: HistoryQuery,
-      response: { 200: HistoryResponse, 400: ErrorResponse, 401: ErrorResponse }
+      response: { 200: HistoryResponse, 400: ErrorRef, 401: ErrorRef }
     }
   }, async (request) => {
     const { peer, limit = 50, before } = request.query

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { ErrorResponse } from '../schemas/common.js'
+import { ErrorRef } from '../schemas/common.js'
 import { InvalidTokenError } from '../services/errors.js'
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest()
@@ -23,14 +23,19 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     },
     schema: {
+      operationId: 'getMetrics',
       tags: ['metrics'],
       summary: 'Prometheus metrics (text format)',
       description: 'Connections, online users, messages by type and outcome, delivery latency, HTTP request durations, ' +
         'event-loop lag, database commits and the process. With `METRICS_TOKEN` set, send it as `Authorization: Bearer`.',
-      ...(expected === undefined ? {} : { security: [{ bearerAuth: [] }] }),
+      // open when METRICS_TOKEN is unset
+      security: expected === undefined ? [] : [{ metricsToken: [] }],
       response: {
-        200: Type.String({ description: 'Prometheus text exposition format 0.0.4' }),
-        401: ErrorResponse
+        200: {
+          description: 'Prometheus text exposition format 0.0.4',
+          content: { 'text/plain; version=0.0.4': { schema: Type.String() } }
+        },
+        401: ErrorRef
       }
     }
   }, async (_request, reply) => {

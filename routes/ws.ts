@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { RawData } from 'ws'
-import { ErrorResponse } from '../schemas/common.js'
+import { ErrorRef } from '../schemas/common.js'
 import { CLOSE } from '../services/hub/connection.js'
 import { ForbiddenError, InvalidTokenError, TooManyConnectionsError } from '../services/errors.js'
 import { originAllowed } from '../services/origins.js'
@@ -23,12 +23,19 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       swaggerTransform: ({ schema, url }) => ({ schema: { ...schema, hide: false }, url })
     },
     schema: {
+      operationId: 'openWebSocket',
       tags: ['realtime'],
       summary: 'Open the real-time connection',
       description: 'Upgrades to a WebSocket carrying the frames of the Sealwire protocol (docs/protocol.md). The token comes ' +
         'from `?token=` or `Authorization: Bearer`; it is checked before the upgrade.',
+      security: [{ queryToken: [] }, { bearerAuth: [] }],
       querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 4096, description: 'session token' })) }),
-      response: { 401: ErrorResponse, 403: ErrorResponse, 429: ErrorResponse }
+      response: {
+        101: { description: 'Switching Protocols: a WebSocket carrying the frames of the AsyncAPI document', type: 'null' },
+        401: ErrorRef,
+        403: ErrorRef,
+        429: ErrorRef
+      }
     },
     onRequest: async (request) => {
       const origin = request.headers.origin

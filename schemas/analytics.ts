@@ -1,4 +1,6 @@
 import { Type, type Static } from 'typebox'
+import { withExamples } from './common.js'
+import { DAILY_USERS_EXAMPLE, LIVE_EXAMPLE, MESSAGES_STATS_EXAMPLE, SUMMARY_EXAMPLE } from './examples.js'
 
 /**
  * One end of a time range: a UTC date (`2026-11-25`, its midnight), an RFC 3339 date-time with `Z` or an
@@ -82,7 +84,7 @@ export const LiveFigures = Type.Object({
   online_users: Count('users with at least one open connection')
 })
 
-export const SummaryResponse = Type.Object({
+export const SummaryResponse = withExamples(Type.Object({
   from: Iso,
   to: Iso,
   generated_at: Iso,
@@ -103,7 +105,7 @@ export const SummaryResponse = Type.Object({
   messages_by_type: MessageTypeCounts,
   refused_by_code: Type.Array(RefusalCount, { description: 'most frequent first' }),
   delivery_latency: LatencySummary
-})
+}), [SUMMARY_EXAMPLE])
 export type SummaryResponse = Static<typeof SummaryResponse>
 
 export const DailyUsersDay = Type.Object({
@@ -113,11 +115,11 @@ export const DailyUsersDay = Type.Object({
 })
 export type DailyUsersDay = Static<typeof DailyUsersDay>
 
-export const DailyUsersResponse = Type.Object({
+export const DailyUsersResponse = withExamples(Type.Object({
   from: Day('the first day'),
   to: Day('the day after the last one'),
   days: Type.Array(DailyUsersDay, { description: 'every day of the range, oldest first, zeros included' })
-})
+}), [DAILY_USERS_EXAMPLE])
 export type DailyUsersResponse = Static<typeof DailyUsersResponse>
 
 export const MessagesStatsPoint = Type.Object({
@@ -128,7 +130,7 @@ export const MessagesStatsPoint = Type.Object({
 })
 export type MessagesStatsPoint = Static<typeof MessagesStatsPoint>
 
-export const MessagesStatsResponse = Type.Object({
+export const MessagesStatsResponse = withExamples(Type.Object({
   from: Iso,
   to: Iso,
   interval: Interval,
@@ -137,7 +139,7 @@ export const MessagesStatsResponse = Type.Object({
   refused_by_code: Type.Array(RefusalCount, { description: 'most frequent first' }),
   delivery_latency: LatencySummary,
   series: Type.Array(MessagesStatsPoint, { description: 'one point per interval of the range, oldest first, zeros included' })
-})
+}), [MESSAGES_STATS_EXAMPLE])
 export type MessagesStatsResponse = Static<typeof MessagesStatsResponse>
 
 export const LivePoint = Type.Object({
@@ -146,9 +148,9 @@ export const LivePoint = Type.Object({
   online_users: Count('the most online users seen in that minute')
 })
 
-export const LiveResponse = Type.Object({
+export const LiveResponse = withExamples(Type.Object({
   at: Iso,
   ...LiveFigures.properties,
   series: Type.Array(LivePoint, { description: 'one point per minute, oldest first; the current minute last' })
-})
+}), [LIVE_EXAMPLE])
 export type LiveResponse = Static<typeof LiveResponse>

@@ -1,61 +1,62 @@
 import { Type, type Static } from 'typebox'
-import { Base64Bytes, Timestamp, UserId, Username } from './common.js'
+import { Base64Bytes, Timestamp, UserId, Username, withExamples } from './common.js'
+import { CHALLENGE_EXAMPLE, LOGIN_EXAMPLES, PUBLIC_USER_EXAMPLE, REGISTER_EXAMPLE, ROTATE_KEY_EXAMPLE, TOKEN_EXAMPLE } from './examples.js'
 
-export const RegisterBody = Type.Object({
+export const RegisterBody = withExamples(Type.Object({
   user_id: UserId,
   username: Username,
   public_key: Base64Bytes(32, 'Ed25519 identity key'),
   x25519_public_key: Base64Bytes(32, 'X25519 encryption key'),
   x25519_key_signature: Type.Optional(Base64Bytes(64,
     'Ed25519 signature by the identity key over "sealwire/v1/x25519-key:" + user_id + ":" + x25519_public_key'))
-}, { additionalProperties: false })
+}, { additionalProperties: false }), [REGISTER_EXAMPLE])
 export type RegisterBody = Static<typeof RegisterBody>
 
-export const PublicUser = Type.Object({
+export const PublicUser = withExamples(Type.Object({
   user_id: UserId,
   username: Type.String(),
   public_key: Type.String(),
   x25519_public_key: Type.String(),
   x25519_key_signature: Type.Union([Type.String(), Type.Null()]),
   created_at: Timestamp
-}, { description: 'a registered user: public keys only' })
+}, { description: 'a registered user: public keys only' }), [PUBLIC_USER_EXAMPLE])
 export type PublicUser = Static<typeof PublicUser>
 
-export const LoginBody = Type.Object({
+export const LoginBody = withExamples(Type.Object({
   user_id: UserId,
   challenge: Type.Optional(Base64Bytes(32, 'with ?verify=true: the challenge being answered')),
   signature: Type.Optional(Base64Bytes(64, 'with ?verify=true: Ed25519 over "sealwire/v1/login:" + user_id + ":" + challenge'))
-}, { additionalProperties: false })
+}, { additionalProperties: false }), LOGIN_EXAMPLES)
 export type LoginBody = Static<typeof LoginBody>
 
 export const LoginQuery = Type.Object({
   verify: Type.Optional(Type.Boolean({ description: 'true to answer a challenge' }))
 })
 
-export const ChallengeResponse = Type.Object({
+export const ChallengeResponse = withExamples(Type.Object({
   challenge: Type.String({ description: 'base64 of 32 random bytes, valid once, for 60 s' }),
   expires_at: Timestamp
-})
+}), [CHALLENGE_EXAMPLE])
 export type ChallengeResponse = Static<typeof ChallengeResponse>
 
-export const TokenResponse = Type.Object({
+export const TokenResponse = withExamples(Type.Object({
   token: Type.String({ description: 'JWT (HS256) for the bearer header or /ws?token=' }),
   expires_at: Timestamp
-})
+}), [TOKEN_EXAMPLE])
 export type TokenResponse = Static<typeof TokenResponse>
 
-export const RotateKeyBody = Type.Object({
+export const RotateKeyBody = withExamples(Type.Object({
   x25519_public_key: Base64Bytes(32, 'the new X25519 encryption key'),
   x25519_key_signature: Base64Bytes(64, 'Ed25519 signature by the identity key over "sealwire/v1/x25519-key:" + user_id + ":" + x25519_public_key')
-}, { additionalProperties: false })
+}, { additionalProperties: false }), [ROTATE_KEY_EXAMPLE])
 export type RotateKeyBody = Static<typeof RotateKeyBody>
 
 export const UserIdParams = Type.Object({ user_id: UserId })
 
-export const UserIdAvailability = Type.Object({
+export const UserIdAvailability = withExamples(Type.Object({
   user_id: Type.String(),
   available: Type.Boolean({ description: 'false when taken (compared without case) or reserved' })
-})
+}), [{ user_id: 'carol', available: true }])
 
 /** The claims of a session token. */
 export const TokenClaims = Type.Object({

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
 
 /** Any JSON value: command params and results. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
@@ -23,10 +23,23 @@ export const Base64Bytes = (bytes: number, description: string) =>
 
 export const Timestamp = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$', description: 'RFC 3339 UTC with milliseconds' })
 
+/** `schema` with examples for the API documents, each checked against the schema's type. */
+export function withExamples<T extends TSchema> (schema: T, examples: Array<Static<T>>): T {
+  return { ...schema, examples }
+}
+
 export const ErrorResponse = Type.Object({
   statusCode: Type.Integer(),
   code: Type.String({ description: 'stable machine-readable code' }),
   error: Type.String(),
   message: Type.String()
-}, { description: 'every refused request' })
+}, {
+  description: 'every refused request',
+  examples: [{ statusCode: 401, code: 'unauthorized', error: 'Unauthorized', message: 'missing, invalid or expired token' }]
+})
 export type ErrorResponse = Static<typeof ErrorResponse>
+
+/** The id under which the docs plugin registers ErrorResponse (with its codes) as a shared schema. */
+export const ERROR_RESPONSE_ID = 'ErrorResponse'
+/** A response of a route that refuses: one shared schema, a `$ref` in the OpenAPI document. */
+export const ErrorRef = Type.Unsafe<ErrorResponse>({ $ref: `${ERROR_RESPONSE_ID}#` })

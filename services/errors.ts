@@ -33,3 +33,10 @@ export const FrameErrors = {
 
 export const AdminRequiredError = createError('admin_required', 'this endpoint is for administrators (ADMIN_USERS)', 403)
 export const InvalidRangeError = createError<'invalid_range', 400, [string]>('invalid_range', '%s', 400)
+
+/** Every code an error made here carries, as clients see it (lower case): the codes of the HTTP API's refusals. */
+export const ERROR_CODES: readonly string[] = [...new Set([
+  InvalidRequestError, InvalidKeyError, InvalidKeySignatureError, UserExistsError, UnknownUserError, AuthenticationFailedError,
+  InvalidTokenError, ForbiddenError, NotFoundError, RateLimitedError, UnavailableError, IpBlockedError, TooManyConnectionsError,
+  ...Object.values(FrameErrors), AdminRequiredError, InvalidRangeError
+].map((MakeError) => new MakeError('').code.toLowerCase()))]

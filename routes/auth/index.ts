@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import {
   ChallengeResponse, LoginBody, LoginQuery, PublicUser, RegisterBody, RotateKeyBody, TokenResponse, UserIdAvailability, UserIdParams
 } from '../../schemas/auth.js'
-import { ErrorResponse } from '../../schemas/common.js'
+import { ErrorRef } from '../../schemas/common.js'
 import { InvalidRequestError, UnknownUserError } from '../../services/errors.js'
 import { toPublicUser } from '../../services/users.js'
 
@@ -17,12 +17,13 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
     bodyLimit: AUTH_BODY_LIMIT,
     config: { rateLimit },
     schema: {
+      operationId: 'register',
       tags: ['auth'],
       summary: 'Register an identity',
       description: 'Stores the Ed25519 identity key and the X25519 encryption key of a new user. The optional binding ' +
         'signature is checked and kept; clients refuse to encrypt to a key whose binding does not verify.',
       body: RegisterBody,
-      response: { 201: PublicUser, 400: ErrorResponse, 409: ErrorResponse, 429: ErrorResponse }
+      response: { 201: PublicUser, 400: ErrorRef, 409: ErrorRef, 429: ErrorRef }
     }
   }, async (request, reply) => {
     const user = await fastify.users.register(request.body)
@@ -34,13 +35,14 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
     bodyLimit: AUTH_BODY_LIMIT,
     config: { rateLimit },
     schema: {
+      operationId: 'login',
       tags: ['auth'],
       summary: 'Get a challenge, or answer it with ?verify=true',
       description: 'Without `verify`: returns a one-time challenge (60 s). With `?verify=true` and `{user_id, challenge, ' +
         'signature}`: returns a session token. The challenge is consumed by the first answer, right or wrong.',
       querystring: LoginQuery,
       body: LoginBody,
-      response: { 200: Type.Union([ChallengeResponse, TokenResponse]), 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse }
+      response: { 200: Type.Union([ChallengeResponse, TokenResponse]), 400: ErrorRef, 401: ErrorRef, 404: ErrorRef, 429: ErrorRef }
     }
   }, async (request) => {
     const { user_id: userId, challenge, signature } = request.body
@@ -68,11 +70,12 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/auth/users/:user_id', {
     onRequest: fastify.authenticate,
     schema: {
+      operationId: 'getUser',
       tags: ['auth'],
       summary: 'Look up a user\'s public keys',
       security: bearer,
       params: UserIdParams,
-      response: { 200: PublicUser, 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse }
+      response: { 200: PublicUser, 400: ErrorRef, 401: ErrorRef, 404: ErrorRef }
     }
   }, async (request) => {
     const user = await fastify.users.get(request.params.user_id)
@@ -83,11 +86,12 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/auth/logout', {
     onRequest: fastify.authenticate,
     schema: {
+      operationId: 'logout',
       tags: ['auth'],
       summary: 'Revoke the presented token',
       description: 'The token is refused everywhere from now on, and the WebSocket connections opened with it are closed (1008).',
       security: bearer,
-      response: { 204: Type.Null(), 401: ErrorResponse }
+      response: { 204: Type.Null(), 401: ErrorRef }
     }
   }, async (request, reply) => {
     await fastify.revokeToken(request.user)
@@ -99,13 +103,14 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
     onRequest: fastify.authenticate,
     bodyLimit: AUTH_BODY_LIMIT,
     schema: {
+      operationId: 'rotateEncryptionKey',
       tags: ['auth'],
       summary: 'Rotate your encryption key',
       description: 'Replaces your X25519 key. The binding signature by your identity key is required. The identity key itself ' +
         'cannot be replaced. Messages already queued stay encrypted to the old key: keep it until they are read.',
       security: bearer,
       body: RotateKeyBody,
-      response: { 200: PublicUser, 400: ErrorResponse, 401: ErrorResponse }
+      response: { 200: PublicUser, 400: ErrorRef, 401: ErrorRef }
     }
   }, async (request) => {
     const user = await fastify.users.rotateEncryptionKey(request.user.sub, request.body.x25519_public_key, request.body.x25519_key_signature)
@@ -116,10 +121,11 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/auth/check-userid/:user_id', {
     config: { rateLimit },
     schema: {
+      operationId: 'checkUserId',
       tags: ['auth'],
       summary: 'Is this user id free?',
       params: UserIdParams,
-      response: { 200: UserIdAvailability, 400: ErrorResponse, 429: ErrorResponse }
+      response: { 200: UserIdAvailability, 400: ErrorRef, 429: ErrorRef }
     }
   }, async (request) => {
     const userId = request.params.user_id
