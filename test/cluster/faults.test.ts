@@ -10,6 +10,9 @@ import { within } from '../until.js'
 import { cluster, until } from './nodes.js'
 import { health, loginOver, NEEDS_REDIS_SERVER, redisServer, registerOver, startNodeProcess, type NodeProcess } from './processes.js'
 
+// a deadline for the whole file, not a wait: it runs long on a loaded machine
+t.setTimeout(600_000)
+
 
 /** A connection that acknowledges every direct message it gets and remembers each id once. */
 function ackingReader (client: TestClient): Set<string> {

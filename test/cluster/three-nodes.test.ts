@@ -5,6 +5,9 @@ import { login, makeIdentity, register, registerAndLogin } from '../helper.js'
 import { broadcast, command, direct, idOf, type Frame, type TestClient } from '../ws-client.js'
 import { cluster, until } from './nodes.js'
 
+// a deadline for the whole file, not a wait: it runs long on a loaded machine
+t.setTimeout(600_000)
+
 const skip = NEEDS_CLUSTER
 const isPresence = (userId: string, status: string) => (f: Frame): boolean =>
   f.header.message_type === 'presence' && f.body.user_id === userId && f.body.status === status

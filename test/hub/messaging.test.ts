@@ -5,6 +5,9 @@ import { registerAndLogin } from '../helper.js'
 import { until } from '../until.js'
 import { broadcast, command, direct, hubFixture, idOf, type Frame } from '../ws-client.js'
 
+// a deadline for the whole file, not a wait: it runs long on a loaded machine
+t.setTimeout(600_000)
+
 // Every test runs on one node as `npm start` runs it (SQLite), and on one node of a cluster (PostgreSQL and Redis).
 for (const deployment of testDeployments) {
   t.test(deployment.name, { skip: deployment.skip }, async (t) => {
