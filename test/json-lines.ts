@@ -23,7 +23,7 @@ export class JsonLines {
     })
   }
 
-  async next (match: (e: JsonEvent) => boolean, ms = 20_000): Promise<JsonEvent> {
+  async next (match: (e: JsonEvent) => boolean, ms = 120_000): Promise<JsonEvent> {
     const i = this.events.findIndex(match)
     if (i >= 0) return this.events.splice(i, 1)[0] as JsonEvent
     return await new Promise((resolve, reject) => {

@@ -23,10 +23,19 @@ export class TestClient {
   readonly frames: Frame[] = []
   readonly closed: Promise<{ code: number, reason: string }>
   #waiters: Array<{ match: (f: Frame) => boolean, resolve: (f: Frame) => void }> = []
+  /** the place of each frame and pong in the order they arrived: frames before a marker are older */
+  #arrivals = 0
+  readonly #arrivedAt = new WeakMap<Frame, number>()
+  #pongs: Array<(at: number) => void> = []
 
   private constructor (readonly ws: WebSocket) {
+    ws.on('pong', () => {
+      const at = ++this.#arrivals
+      this.#pongs.shift()?.(at)
+    })
     ws.on('message', (data) => {
       const frame = JSON.parse(data.toString()) as Frame
+      this.#arrivedAt.set(frame, ++this.#arrivals)
       const i = this.#waiters.findIndex((w) => w.match(frame))
       if (i >= 0) {
         const [waiter] = this.#waiters.splice(i, 1)
@@ -50,7 +59,7 @@ export class TestClient {
   }
 
   /** Takes the first frame (already here or still to come) that matches. */
-  async next (match: (f: Frame) => boolean = () => true, timeoutMs = 3000): Promise<Frame> {
+  async next (match: (f: Frame) => boolean = () => true, timeoutMs = 30_000): Promise<Frame> {
     const i = this.frames.findIndex(match)
     if (i >= 0) return this.frames.splice(i, 1)[0] as Frame
     return await new Promise<Frame>((resolve, reject) => {
@@ -79,14 +88,30 @@ export class TestClient {
     return await this.next((f) => f.header.id === id && f.header.from !== 'server')
   }
 
-  /** Resolves true when no matching frame arrives within `ms`. */
-  async none (match: (f: Frame) => boolean, ms = 300): Promise<boolean> {
-    try {
-      await this.next(match, ms)
-      return false
-    } catch {
-      return true
-    }
+  /**
+   * Resolves true when no matching frame arrived before the frame `marker` matches (which the test caused
+   * after what it checks, on the same ordered path): absence proven by order, not by waiting a while.
+   */
+  async noneBefore (match: (f: Frame) => boolean, marker: (f: Frame) => boolean): Promise<boolean> {
+    const at = this.#arrivedAt.get(await this.next(marker)) ?? 0
+    return !this.frames.some((f) => (this.#arrivedAt.get(f) ?? 0) < at && match(f))
+  }
+
+  /**
+   * Resolves true when no matching frame arrived before the answer to a WebSocket ping sent now. The server
+   * answers a ping after every frame it had already sent, so this proves nothing was sent up to this moment:
+   * call it once the server has done what could have sent such a frame.
+   */
+  async noneSoFar (match: (f: Frame) => boolean): Promise<boolean> {
+    const at = await this.pong()
+    return !this.frames.some((f) => (this.#arrivedAt.get(f) ?? 0) < at && match(f))
+  }
+
+  /** Pings the server; resolves with the pong's place in the order of arrival. */
+  async pong (): Promise<number> {
+    const answered = new Promise<number>((resolve) => this.#pongs.push(resolve))
+    this.ws.ping()
+    return await Promise.race([answered, this.closed.then(({ code }) => { throw new Error(`closed (${code}) before the pong`) })])
   }
 
   send (frame: object | string): void {

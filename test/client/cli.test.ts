@@ -15,6 +15,9 @@ import { JsonLines, type JsonEvent } from '../json-lines.js'
 
 const BIN = fileURLToPath(new URL('../../bin/sealwire.ts', import.meta.url))
 type Event = JsonEvent
+/** bounds a failure only: each client is a fresh process compiling TypeScript, slow on a loaded machine */
+const PROCESS_DEADLINE_MS = 120_000
+t.setTimeout(900_000)
 
 function env (home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, SEALWIRE_HOME: home, ...extra }
@@ -22,7 +25,7 @@ function env (home: string, extra: Record<string, string> = {}): NodeJS.ProcessE
 
 /** Runs the CLI to its end. Not spawnSync: the server under test lives in this process and must keep answering. */
 async function run (home: string, args: string[], extra: Record<string, string> = {}): Promise<{ status: number | null, events: Event[], stderr: string, stdout: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args], { env: env(home, extra), timeout: 30_000 })
+  const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args], { env: env(home, extra), timeout: PROCESS_DEADLINE_MS })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
@@ -54,7 +57,7 @@ function textChat (t: Test, home: string, args: string[], extra: Record<string, 
     const i = lines.findIndex((l) => match.test(l))
     if (i >= 0) return lines.splice(i, 1)[0] as string
     return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no line matching ${String(match)} within 20 s; saw ${JSON.stringify(lines)}`)), 20_000)
+      const timer = setTimeout(() => reject(new Error(`no line matching ${String(match)} within ${PROCESS_DEADLINE_MS} ms; saw ${JSON.stringify(lines)}`)), PROCESS_DEADLINE_MS)
       waiters.push({ match, resolve: (line) => { clearTimeout(timer); resolve(line) } })
     })
   }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { createNodeClient, generateIdentity, KeyChangedError, MemoryStore, publicKeys, type DirectMessage, type RejectedMessage, type SealwireClient } from '../../client/node.js'
 import { build, tempDir } from '../helper.js'
+import { until } from '../until.js'
 
 async function server (t: Test): Promise<{ app: FastifyInstance, url: string }> {
   const app = await build(t, { config: { DB_PATH: join(tempDir(t), 'sdk.db'), MESSAGE_RATE_LIMIT: 1000, MESSAGE_BURST_LIMIT: 1000 } })
@@ -32,13 +33,6 @@ function collect<T> (c: SealwireClient, event: 'message' | 'rejected'): T[] {
   return items
 }
 
-async function until (check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 t.test('two SDK clients exchange encrypted messages both ways; delivered receipts resolve', async (t) => {
   const { app, url } = await server(t)
@@ -114,11 +108,12 @@ t.test('a message altered in the database is detected and not shown', async (t) 
   await until(() => rejected.length === fields.length)
   t.same(shown, [], 'nothing altered is shown')
   t.same(rejected.map((r) => r.reason), fields.map(() => 'bad_signature'))
-  await app.messages.flush()
-  await new Promise((resolve) => setTimeout(resolve, 100))
-  await app.messages.flush()
-  const pending = await app.db.selectFrom('messages').select('id').where('status', '=', 'pending').execute()
-  t.equal(pending.length, 0, 'dropped messages are acknowledged, so they do not come back')
+  const pending = async (): Promise<number> => {
+    await app.messages.flush()
+    return (await app.db.selectFrom('messages').select('id').where('status', '=', 'pending').execute()).length
+  }
+  await until(async () => await pending() === 0, 'the client acknowledges what it drops')
+  t.equal(await pending(), 0, 'dropped messages are acknowledged, so they do not come back')
 })
 
 t.test('a server that swaps a user\'s keys is detected', async (t) => {
@@ -165,7 +160,12 @@ t.test('a replayed message is dropped by the client', async (t) => {
   const again = client(t, url, 'bob', store, bobId)
   const shownAgain = collect<DirectMessage>(again, 'message')
   await again.connect()
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  // the client acknowledges the replay once it has decided about it: then it would have shown it, or not
+  const status = async (): Promise<string> => {
+    await app.messages.flush()
+    return (await app.db.selectFrom('messages').select('status').where('id', '=', sent.id).executeTakeFirstOrThrow()).status
+  }
+  await until(async () => await status() === 'delivered', 'the replay is acknowledged')
   t.equal(shown.length, 1)
   t.equal(shownAgain.length, 0, 'the replay is not shown')
   await app.messages.flush()

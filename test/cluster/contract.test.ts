@@ -19,12 +19,12 @@ class Heard {
     if (i >= 0) this.#waiters.splice(i, 1)[0]?.resolve(event)
   }
 
-  /** The first event from now on that matches; fails the test after 5 s. */
+  /** The first event from now on that matches; fails the test after 30 s (a bound on a failure, not a wait). */
   async next (match: (e: unknown) => boolean): Promise<unknown> {
     const already = this.events.findIndex(match)
     if (already >= 0) return this.events.splice(already, 1)[0]
     return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not heard within 5 s; heard ${JSON.stringify(this.events)}`)), 5000)
+      const timer = setTimeout(() => reject(new Error(`not heard within 30 s; heard ${JSON.stringify(this.events)}`)), 30_000)
       this.#waiters.push({ match, resolve: (e) => { clearTimeout(timer); this.events.splice(this.events.indexOf(e), 1); resolve(e) } })
     })
   }

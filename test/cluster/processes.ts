@@ -76,7 +76,7 @@ export async function startNodeProcess (t: Test, name: string, settings: ConfigO
     } catch {
       return false
     }
-  }, proc, 30_000, `node ${name} starting`)
+  }, proc, 120_000, `node ${name} starting`)
   return {
     ...proc,
     name,

@@ -2,8 +2,11 @@
 import t from 'tap'
 import { NEEDS_CLUSTER } from '../databases.js'
 import { login, makeIdentity, register, registerAndLogin } from '../helper.js'
-import { broadcast, command, direct, idOf, type Frame } from '../ws-client.js'
+import { broadcast, command, direct, idOf, type Frame, type TestClient } from '../ws-client.js'
 import { cluster, until } from './nodes.js'
+
+// a deadline for the whole file, not a wait: it runs long on a loaded machine
+t.setTimeout(600_000)
 
 const skip = NEEDS_CLUSTER
 const isPresence = (userId: string, status: string) => (f: Frame): boolean =>
@@ -50,7 +53,10 @@ t.test('direct messages between nodes: live, in order, queued for later, receipt
   const onA2 = await a.connect(carol)
   onA2.send(later)
   await onA2.receipt(idOf(later), 'duplicate')
-  t.ok(await onB.none((f) => f.header.id === idOf(later), 300), 'and is not delivered again')
+  // a marker on the same path, A to bob on B through the relay: a second delivery would come before it
+  const marker = direct(carol.id, 'bob')
+  onA2.send(marker)
+  t.ok(await onB.noneBefore((f) => f.header.id === idOf(later), (f) => f.header.id === idOf(marker)), 'and is not delivered again')
 })
 
 t.test('a user connected to two nodes gets every message on both', { skip }, async (t) => {
@@ -87,7 +93,10 @@ t.test('a broadcast from B reaches every node; the sending connection does not g
     const got = await client.envelope(idOf(msg))
     t.equal(got.body.content, 'hello, every node', `seen on ${name}`)
   }
-  t.ok(await onB.none((f) => f.header.id === idOf(msg) && f.header.from === 'bob', 300), 'not echoed to the connection that sent it')
+  // every other node has had it from the relay; a broadcast from A after it comes back the same way
+  const marker = broadcast(alice!.id, 'marker')
+  onA.send(marker)
+  t.ok(await onB.noneBefore((f) => f.header.id === idOf(msg) && f.header.from === 'bob', (f) => f.header.id === idOf(marker)), 'not echoed to the connection that sent it')
 })
 
 t.test('presence and who is online span the nodes', { skip }, async (t) => {
@@ -99,7 +108,15 @@ t.test('presence and who is online span the nodes', { skip }, async (t) => {
   const onC = await cc.connect(dave)
   await watcher.next(isPresence('dave', 'online'))
   const onB = await b.connect(dave)
-  t.ok(await watcher.none((f) => f.header.message_type === 'presence', 300), 'a second connection on another node is not news')
+  // markers: a broadcast from the node where the connection opened (or closed) goes out after what that
+  // node announced of it, on the same relay channel
+  const marker = async (from: TestClient, who: typeof alice): Promise<(f: Frame) => boolean> => {
+    const m = broadcast(who.id, 'marker')
+    from.send(m)
+    await from.receipt(idOf(m), 'accepted')
+    return (f) => f.header.id === idOf(m)
+  }
+  t.ok(await watcher.noneBefore((f) => f.header.message_type === 'presence', await marker(onB, dave)), 'a second connection on another node is not news')
 
   for (const node of [a, b, cc]) {
     const res = await node.app.inject({ url: '/active-users', headers: { authorization: `Bearer ${alice.token}` } })
@@ -110,8 +127,10 @@ t.test('presence and who is online span the nodes', { skip }, async (t) => {
   const answer = await watcher.reply(idOf(ask), 'server_response')
   t.match(JSON.parse(answer.body.content as string), { ok: true, result: { registered: 2, online: 2 } }, 'user_count counts the whole cluster')
 
+  const aliceOnC = await cc.connect(alice)
   await onC.close()
-  t.ok(await watcher.none((f) => f.header.message_type === 'presence', 300), 'closing one of two connections is not news either')
+  await until(() => cc.app.hub.connectionCount('dave') === 0, 15_000, 'C has closed dave\'s connection')
+  t.ok(await watcher.noneBefore((f) => f.header.message_type === 'presence', await marker(aliceOnC, alice)), 'closing one of two connections is not news either')
   await onB.close()
   await watcher.next(isPresence('dave', 'offline'))
   const res = await b.app.inject({ url: '/active-users', headers: { authorization: `Bearer ${alice.token}` } })

@@ -1,11 +1,22 @@
-import { readFileSync, renameSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { build, login, makeIdentity, register, registerAndLogin, tempDir, TEST_JWT_SECRET } from '../helper.js'
+import { until } from '../until.js'
 import { broadcast, direct, idOf, listen, TestClient } from '../ws-client.js'
 
 const lines = (path: string): Array<Record<string, unknown> & { event: string }> =>
   readFileSync(path, 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown> & { event: string })
+
+/** The log is written through a stream: waits until the lines written so far satisfy `check`. */
+async function logged (path: string, check: (events: Array<Record<string, unknown> & { event: string }>) => boolean, what: string): Promise<void> {
+  await until(() => {
+    if (!existsSync(path)) return false
+    const text = readFileSync(path, 'utf8')
+    // a line still being written is not read
+    return check(text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown> & { event: string }))
+  }, what)
+}
 
 t.test('every audit event is written, as JSON lines, with no secret in it; SIGHUP starts a new file', async (t) => {
   const dir = tempDir(t)
@@ -45,16 +56,17 @@ t.test('every audit event is written, as JSON lines, with no secret in it; SIGHU
   t.equal(next.statusCode, 200)
   t.equal((await app.inject({ method: 'POST', url: '/auth/logout', headers: { authorization: `Bearer ${bob.token}` } })).statusCode, 204)
   for (let i = 0; i < 41; i++) await app.inject({ url: '/auth/check-userid/someone', remoteAddress: '10.9.9.9' })
-  // the log is written through a stream: let it reach the file
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  const expected = ['register', 'login', 'login_failed', 'token_refused', 'origin_refused', 'bad_signature', 'replay', 'rate_limited', 'key_rotated', 'logout']
+  const hasHttpLimit = (e: Record<string, unknown>): boolean => e.event === 'rate_limited' && (e.detail as Record<string, unknown>).limiter === 'http' && e.ip === '10.9.9.9'
+  await logged(file, (events) => expected.every((kind) => events.some((e) => e.event === kind)) && events.some(hasHttpLimit), 'every event reaches the file')
 
   const events = lines(file)
   const kinds = new Set(events.map((e) => e.event))
-  for (const kind of ['register', 'login', 'login_failed', 'token_refused', 'origin_refused', 'bad_signature', 'replay', 'rate_limited', 'key_rotated', 'logout']) {
+  for (const kind of expected) {
     t.ok(kinds.has(kind), `${kind} is logged`)
   }
   t.match(events.find((e) => e.event === 'login_failed'), { user_id: 'alice', ip: '127.0.0.1', time: /Z$/ })
-  t.ok(events.some((e) => e.event === 'rate_limited' && (e.detail as Record<string, unknown>).limiter === 'http' && e.ip === '10.9.9.9'), 'HTTP limiter hits, per IP')
+  t.ok(events.some(hasHttpLimit), 'HTTP limiter hits, per IP')
   t.ok(events.some((e) => e.event === 'rate_limited' && (e.detail as Record<string, unknown>).limiter === 'messages' && e.user_id === 'alice'), 'message bucket hits, per user')
   const text = readFileSync(file, 'utf8')
   for (const secret of secrets) t.notOk(text.includes(secret), `no secret or key material (${secret.slice(0, 6)}…)`)
@@ -62,9 +74,10 @@ t.test('every audit event is written, as JSON lines, with no secret in it; SIGHU
 
   renameSync(file, `${file}.1`)
   process.kill(process.pid, 'SIGHUP')
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // the handler opens the new file: once it is there, the signal has been handled
+  await until(() => existsSync(file), 'SIGHUP opens a new file')
   await app.inject({ method: 'POST', url: '/auth/register', payload: { user_id: 'carol', username: 'c', public_key: makeIdentity('carol').public_key, x25519_public_key: makeIdentity('carol').x25519_public_key } })
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await logged(file, (events) => events.length > 0, 'carol\'s registration reaches the new file')
   t.match(lines(file), [{ event: 'register', user_id: 'carol' }], 'after SIGHUP the log starts again at the same path')
 })
 
@@ -88,9 +101,10 @@ t.test('an address that keeps failing is blocked for a while, then let in again'
   t.equal((await app.inject({ url: '/health', remoteAddress: '10.0.0.67' })).statusCode, 200, 'other addresses are not')
   const token = await login(app, id)
   t.ok(token, 'and the user can still log in from elsewhere')
-  await new Promise((resolve) => setTimeout(resolve, 1100))
+  // the block ends by the clock: ask until it has (the guard's own timing is tested with an injected clock)
+  await until(async () => (await app.inject({ url: '/health', remoteAddress: attacker })).statusCode !== 403, 'the block ends', 30_000, 50)
   t.equal((await app.inject({ url: '/health', remoteAddress: attacker })).statusCode, 200, 'unblocked after ABUSE_BLOCK_MS')
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  await logged(file, (events) => events.some((e) => e.event === 'ip_unblocked'), 'the unblock is logged')
   const events = lines(file).map((e) => e.event)
   t.ok(events.includes('ip_blocked'))
   t.ok(events.includes('ip_unblocked'))

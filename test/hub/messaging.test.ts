@@ -2,7 +2,11 @@ import t, { type Test } from 'tap'
 import type { ConfigOverrides } from '../../services/config.js'
 import { testDeployments } from '../databases.js'
 import { registerAndLogin } from '../helper.js'
-import { broadcast, command, direct, hubFixture, idOf } from '../ws-client.js'
+import { until } from '../until.js'
+import { broadcast, command, direct, hubFixture, idOf, type Frame } from '../ws-client.js'
+
+// a deadline for the whole file, not a wait: it runs long on a loaded machine
+t.setTimeout(600_000)
 
 // Every test runs on one node as `npm start` runs it (SQLite), and on one node of a cluster (PostgreSQL and Redis).
 for (const deployment of testDeployments) {
@@ -24,7 +28,8 @@ for (const deployment of testDeployments) {
       t.same(got.header, msg.header, 'the header arrives exactly as signed, extra fields included')
       t.same(got.body, msg.body)
       t.match(got.meta?.received_at, /^\d{4}-.*Z$/)
-      t.ok(await a.none((f) => f.header.id === idOf(msg) && f.header.from === 'alice', 200), 'the sender does not get its own message')
+      // the delivery to bob and any copy to alice are sent in the same turn: bob has it, so alice would too
+      t.ok(await a.noneSoFar((f) => f.header.id === idOf(msg) && f.header.from === 'alice'), 'the sender does not get its own message')
 
       b.ack(idOf(msg))
       await a.receipt(idOf(msg), 'delivered')
@@ -72,7 +77,8 @@ for (const deployment of testDeployments) {
       const again = await connect(bob)
       t.equal(idOf(await again.next((f) => f.header.message_type === 'direct')), idOf(sent[1]!), 'unacknowledged ones come again')
       t.equal(idOf(await again.next((f) => f.header.message_type === 'direct')), idOf(sent[2]!))
-      t.ok(await again.none((f) => f.header.id === idOf(sent[0]!)), 'the acknowledged one does not')
+      // the queue is sent in one pass, in order: once the last one is here, so is everything the pass sent
+      t.ok(await again.noneSoFar((f) => f.header.id === idOf(sent[0]!)), 'the acknowledged one does not')
       const pending = await app.db.selectFrom('messages').select('id').where('status', '=', 'pending').execute()
       t.equal(pending.length, 2)
     })
@@ -87,14 +93,25 @@ for (const deployment of testDeployments) {
       const b = await connect(bob)
       await b.envelope(idOf(msg))
       b.ack(idOf(msg))
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      const status = async (id: string): Promise<string> => (await app.db.selectFrom('messages').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status
+      await until(async () => await status(idOf(msg)) === 'delivered', 'the ack is stored')
       const a2 = await connect(alice)
       await a2.receipt(idOf(msg), 'delivered')
       await app.messages.flush()
       const row = await app.db.selectFrom('messages').selectAll().where('id', '=', idOf(msg)).executeTakeFirstOrThrow()
       t.ok(row.receipt_sent_at, 'and it is not owed any more')
+      // a marker on the same path: a receipt owed for another message, sent in the same pass as any owed for msg
+      const marker = direct(alice.id, 'bob')
+      a2.send(marker)
+      await a2.receipt(idOf(marker), 'accepted')
+      await a2.close()
+      await until(() => app.hub.connectionCount('alice') === 0, 'alice is away')
+      await b.envelope(idOf(marker))
+      b.ack(idOf(marker))
+      await until(async () => await status(idOf(marker)) === 'delivered', 'the marker\'s ack is stored')
       const a3 = await connect(alice)
-      t.ok(await a3.none((f) => f.header.in_reply_to === idOf(msg)), 'not sent twice')
+      await a3.receipt(idOf(marker), 'delivered')
+      t.ok(await a3.noneSoFar((f) => f.header.in_reply_to === idOf(msg)), 'not sent twice')
     })
 
     t.test('a resend with the same id is answered duplicate and never delivered twice', async (t) => {
@@ -109,7 +126,8 @@ for (const deployment of testDeployments) {
       a.send(msg)
       await a.receipt(idOf(msg), 'duplicate')
       await b.envelope(idOf(msg))
-      t.ok(await b.none((f) => f.header.id === idOf(msg)), 'delivered once')
+      // a delivery goes out in the same turn as the receipt to the sender: both duplicates are answered
+      t.ok(await b.noneSoFar((f) => f.header.id === idOf(msg)), 'delivered once')
       const rows = await app.db.selectFrom('messages').select('id').execute()
       t.equal(rows.length, 1)
     })
@@ -128,7 +146,7 @@ for (const deployment of testDeployments) {
       a.send(msg)
       await a.receipt(idOf(msg), 'duplicate')
       await a.receipt(idOf(msg), 'delivered')
-      t.ok(await b.none((f) => f.header.id === idOf(msg)), 'and the recipient does not get it again')
+      t.ok(await b.noneSoFar((f) => f.header.id === idOf(msg)), 'and the recipient does not get it again')
     })
 
     t.test('broadcast reaches every other connected user and is stored', async (t) => {
@@ -150,14 +168,23 @@ for (const deployment of testDeployments) {
     })
 
     t.test('presence: first connection opens, last one closes', async (t) => {
-      const { alice, bob, connect } = await setup(t)
+      const { app, alice, bob, connect } = await setup(t)
       const a = await connect(alice)
       const b1 = await connect(bob)
       t.match((await a.next((f) => f.header.message_type === 'presence')).body, { user_id: 'bob', status: 'online' })
       const b2 = await connect(bob)
-      t.ok(await a.none((f) => f.header.message_type === 'presence'), 'a second connection is not news')
+      // markers: a broadcast from bob, sent once the server has his second connection, comes after any news of it
+      const marker = async (from: typeof b1, what: string): Promise<(f: Frame) => boolean> => {
+        const m = broadcast(bob.id, what)
+        from.send(m)
+        await from.receipt(idOf(m), 'accepted')
+        return (f) => f.header.id === idOf(m)
+      }
+      await until(() => app.hub.connectionCount('bob') === 2, 'the server has both of bob\'s connections')
+      t.ok(await a.noneBefore((f) => f.header.message_type === 'presence', await marker(b2, 'second')), 'a second connection is not news')
       await b2.close()
-      t.ok(await a.none((f) => f.header.message_type === 'presence'), 'nor is closing one of two')
+      await until(() => app.hub.connectionCount('bob') === 1, 'the server has closed bob\'s second connection')
+      t.ok(await a.noneBefore((f) => f.header.message_type === 'presence', await marker(b1, 'one left')), 'nor is closing one of two')
       await b1.close()
       t.match((await a.next((f) => f.header.message_type === 'presence')).body, { user_id: 'bob', status: 'offline' })
     })
@@ -289,8 +316,7 @@ for (const deployment of testDeployments) {
       const delivered = events.find((e) => e.kind === 'delivered')
       t.match(delivered, { userId: 'alice' })
       t.ok((delivered?.latencyMs as number) >= 0)
-      const deadline = Date.now() + 2000
-      while (!events.some((e) => e.kind === 'session-close') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      await until(() => events.some((e) => e.kind === 'session-close'), 'the server has seen bob go')
       t.match(events.filter((e) => e.kind === 'session-close'), [{ userId: 'bob' }])
     })
   })

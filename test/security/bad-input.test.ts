@@ -4,7 +4,9 @@
 // {statusCode, code, error, message}; frames that happen to be valid must be accepted. The valid client must
 // lose nothing, the server must stay up and its heap bounded.
 //
-// Replay a run with FUZZ_SEED=<seed> (printed below); FUZZ_FRAMES and FUZZ_HTTP change the number of cases.
+// `npm test` runs a fixed-seed sample of the cases (every category among them); `npm run test:fuzz`
+// (FUZZ_FULL=1) runs them all. Replay a run with FUZZ_SEED=<seed> (printed below); FUZZ_FRAMES and FUZZ_HTTP
+// change the number of cases generated, FUZZ_SAMPLE the share the sample keeps.
 import http from 'node:http'
 import v8 from 'node:v8'
 import vm from 'node:vm'
@@ -14,9 +16,11 @@ import WebSocket from 'ws'
 import { build, makeIdentity, registerAndLogin, registrationBody } from '../helper.js'
 import { direct, hubFixture, idOf } from '../ws-client.js'
 import { baseFrame, burstCases, type Case, type Ctx, frameCases, signFrame, type Step } from './frame-cases.js'
+import { until, within } from '../until.js'
 import { FrameRunner, newFrameStats } from './frame-runner.js'
 import { check, type HttpCtx, httpCases, newHttpStats, send } from './http-cases.js'
-import { leak, Rand, sleep, UUID } from './util.js'
+import { categoryCounts, FUZZ_FULL, SAMPLE_SHARE, sampleCases } from './sample.js'
+import { leak, Rand, UUID } from './util.js'
 import { ValidPair, type PairReport } from './valid-pair.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125)
@@ -43,7 +47,7 @@ function findGc (): (() => void) | undefined {
 async function settledHeap (gc: (() => void) | undefined): Promise<number> {
   for (let i = 0; i < 3; i++) {
     gc?.()
-    await sleep(50)
+    await new Promise((resolve) => setImmediate(resolve))
   }
   return process.memoryUsage().heapUsed
 }
@@ -118,7 +122,6 @@ t.test('bad input: generated malformed frames and HTTP bodies get clear refusals
     process.off('uncaughtException', onException)
   })
   const started = Date.now()
-  t.comment(`seed ${SEED} (replay with FUZZ_SEED=${SEED}); ${FRAME_CASES} frame cases, ${HTTP_CASES} HTTP cases`)
 
   const app = await build(t, {
     config: {
@@ -165,7 +168,16 @@ t.test('bad input: generated malformed frames and HTTP bodies get clear refusals
   await runner.connect()
   t.teardown(async () => { await runner.close() })
 
-  const builders = fc.sample(frameCases(), { seed: SEED, numRuns: FRAME_CASES })
+  const allBuilders = fc.sample(frameCases(), { seed: SEED, numRuns: FRAME_CASES })
+  const allHttp = fc.sample(httpCases(), { seed: SEED + 1, numRuns: HTTP_CASES })
+  const builders = FUZZ_FULL ? allBuilders : sampleCases(allBuilders, `${SEED}:frames`)
+  const httpBuilders = FUZZ_FULL ? allHttp : sampleCases(allHttp, `${SEED}:http`)
+  t.comment(`seed ${SEED} (replay with FUZZ_SEED=${SEED}); ` + (FUZZ_FULL
+    ? `full run: ${FRAME_CASES} frame cases, ${HTTP_CASES} HTTP cases`
+    : `sample (share ${SAMPLE_SHARE}, at least one of each category): ${builders.length} of ${FRAME_CASES} frame cases, ` +
+      `${httpBuilders.length} of ${HTTP_CASES} HTTP cases; the full run is npm run test:fuzz`))
+  t.comment(`frame cases by category: ${categoryCounts(builders)}`)
+  t.comment(`HTTP cases by route: ${categoryCounts(httpBuilders)}`)
   const gc = findGc()
   // warm up (JIT, caches, the first statements), then take the baseline
   await runner.run(builders.slice(0, BATCH).map((b) => b(ctx)))
@@ -195,7 +207,6 @@ t.test('bad input: generated malformed frames and HTTP bodies get clear refusals
   const base = new URL(address)
   const agent = new http.Agent({ keepAlive: true, maxSockets: HTTP_CONCURRENCY })
   t.teardown(() => agent.destroy())
-  const httpBuilders = fc.sample(httpCases(), { seed: SEED + 1, numRuns: HTTP_CASES })
   const httpFuzz = async (): Promise<void> => {
     let next = 0
     const worker = async (): Promise<void> => {
@@ -218,14 +229,16 @@ t.test('bad input: generated malformed frames and HTTP bodies get clear refusals
   const fuzzMs = Date.now() - fuzzStart
 
   // ---- afterwards: the valid client, the server, the heap ----------------------------------------------
-  const report = await pair.stop(15_000)
+  // a shorter run (the sample) still lets the valid client send its hundred alongside the fuzzing
+  await until(() => pair.sent.length >= 100, 'the valid client has sent 100 messages')
+  const report = await pair.stop(30_000)
   await runner.close()
 
   const health = await fetch(`${address}/health`)
   const healthBody = await health.json() as { status?: string }
   const probe = new WebSocket(`${url}/ws?token=${mallory.token}`)
   const pong = await new Promise<string>((resolve) => {
-    const timer = setTimeout(() => resolve('no answer'), 3000)
+    const timer = setTimeout(() => resolve('no answer'), 30_000)
     probe.on('open', () => {
       const c = frameCtx(`${SEED}:probe`)
       const signed = signFrame(c, baseFrame(c, 'server')) as { header: Record<string, unknown>, body: Record<string, unknown> }
@@ -282,8 +295,8 @@ t.test('bad input: generated malformed frames and HTTP bodies get clear refusals
   for (const c of crashes.slice(0, 5)) t.comment(`CRASH ${c}`)
 
   // ---- the assertions ---------------------------------------------------------------------------------
-  t.ok(frames.framesTried >= FRAME_CASES, `${frames.framesTried} frames tried (at least ${FRAME_CASES})`)
-  t.ok(httpStats.tried >= HTTP_CASES, `${httpStats.tried} HTTP requests tried (at least ${HTTP_CASES})`)
+  t.ok(frames.framesTried >= builders.length, `${frames.framesTried} frames tried (at least ${builders.length})`)
+  t.ok(httpStats.tried >= httpBuilders.length, `${httpStats.tried} HTTP requests tried (at least ${httpBuilders.length})`)
   t.equal(frames.failures.length, 0, `every frame got the answer PROTOCOL.md gives it (${frames.failures.length} did not)`)
   t.equal(httpStats.failures.length, 0, `every HTTP request got a 4xx {statusCode, code, error, message} or, when valid, its 2xx (${httpStats.failures.length} did not)`)
   t.notOk(Object.keys(httpStats.byStatus).some((s) => Number(s) >= 500), 'no 5xx')
@@ -344,7 +357,7 @@ t.test('with the default limits: rate_limited with retry_after_ms, 1008 for a cl
   })
   await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
   for (const { step } of steps) ws.send(step.data)
-  const code = await Promise.race([closed, sleep(5000).then(() => 'still open')])
+  const code = await within(closed, 'the server closes the connection').catch(() => 'still open')
 
   const errors = answers.filter((f) => f.header.message_type === 'error')
   const limited = errors.filter((f) => f.body.code === 'rate_limited')
@@ -383,19 +396,23 @@ t.test('with the default limits: rate_limited with retry_after_ms, 1008 for a cl
   t.ok(limited.length > 0, `${limited.length} frames were refused with rate_limited`)
   t.same(problems, [], 'every answer fits its frame')
 
-  // the same user can come back, and once the bucket has refilled its messages are accepted again
-  await sleep(2200)
+  // the same user can come back, and once the bucket has refilled its messages are accepted again: a valid
+  // message is sent until one is answered other than rate_limited (the bucket refills by the clock)
   const again = new WebSocket(`${url}/ws?token=${mallory.token}`)
   await new Promise<void>((resolve, reject) => { again.once('open', () => resolve()); again.once('error', reject) })
-  const ok = signFrame(ctx, baseFrame(ctx, 'direct'))
-  const receipt = await new Promise<string>((resolve) => {
-    const timer = setTimeout(() => resolve('no answer'), 3000)
-    again.on('message', (data) => {
-      const f = JSON.parse(data.toString()) as { header: Record<string, unknown>, body: Record<string, unknown> }
-      if (f.header.in_reply_to === (ok.header as Record<string, unknown>).id) { clearTimeout(timer); resolve(`${String(f.header.message_type)} ${String(f.body.status ?? f.body.code)}`) }
-    })
-    again.send(JSON.stringify(ok))
+  const waiting = new Map<string, (answer: string) => void>()
+  again.on('message', (data) => {
+    const f = JSON.parse(data.toString()) as { header: Record<string, unknown>, body: Record<string, unknown> }
+    waiting.get(String(f.header.in_reply_to))?.(`${String(f.header.message_type)} ${String(f.body.status ?? f.body.code)}`)
   })
+  let receipt = 'no answer'
+  await until(async () => {
+    const ok = signFrame(ctx, baseFrame(ctx, 'direct'))
+    const answer = new Promise<string>((resolve) => waiting.set(String((ok.header as Record<string, unknown>).id), resolve))
+    again.send(JSON.stringify(ok))
+    receipt = await within(answer, 'an answer to a valid message')
+    return receipt !== 'error rate_limited'
+  }, 'the bucket refills', 30_000, 200)
   t.equal(receipt, 'receipt accepted', 'after the refill a valid message is accepted on a new connection')
   again.close()
 
@@ -473,7 +490,7 @@ t.test('the harness notices a missing answer, a wrong answer, an answer nobody a
     validFrames: () => []
   }
   const stats = newFrameStats()
-  const runner = new FrameRunner(url, alice.token, ctx, stats, 500)
+  const runner = new FrameRunner(url, alice.token, ctx, stats)
   await runner.connect()
   t.teardown(async () => { await runner.close() })
   const valid = JSON.stringify(signFrame(ctx, baseFrame(ctx, 'direct')))

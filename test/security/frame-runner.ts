@@ -74,7 +74,8 @@ export class FrameRunner {
     readonly token: string,
     readonly ctx: Ctx,
     readonly stats: FrameStats,
-    readonly answerTimeoutMs = 5000
+    /** bounds a failure only: answers are waited for as events, and a missing one is found by a barrier */
+    readonly answerTimeoutMs = 30_000
   ) {}
 
   async connect (): Promise<void> {
@@ -267,11 +268,23 @@ export class FrameRunner {
     const expected = step.expect.t === 'close' ? step.expect.codes : []
     this.stats.framesTried++
     ws.send(step.data, { binary: step.binary === true })
+    // a barrier after it: the server reads frames in order, so an answer to the barrier proves it kept the
+    // connection open past the frame that should have closed it
+    const barrierId = this.ctx.rand.uuid()
+    const barrierText = JSON.stringify({ header: { id: barrierId, message_type: 'barrier' } })
+    const barrierCase: Case = { kind: 'barrier', note: 'after a frame that closes', steps: [] }
+    const refused: Outcome[] = [{ t: 'error', code: 'invalid_frame' }]
+    const answered = new Promise<'answered'>((resolve) => {
+      this.#byId.set(barrierId, [{ c: barrierCase, step: { data: barrierText, expect: { t: 'answer', replyTo: barrierId, allowed: refused } }, allowed: refused, replyTo: barrierId, done: false, settle: () => resolve('answered') }])
+    })
+    this.stats.barriers++
+    ws.send(barrierText, () => {})
     let timer: NodeJS.Timeout | undefined
-    const code = await Promise.race([this.#closed, new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.answerTimeoutMs) })])
+    const code = await Promise.race([this.#closed, answered, new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.answerTimeoutMs) })])
     clearTimeout(timer)
-    if (code === 'timeout') {
-      this.#fail(c, frameText(step), `close ${expected.join('/')}`, `still open after ${this.answerTimeoutMs} ms`)
+    this.#byId.delete(barrierId)
+    if (typeof code === 'string') {
+      this.#fail(c, frameText(step), `close ${expected.join('/')}`, code === 'answered' ? 'still open: a frame sent after it was answered' : `still open after ${this.answerTimeoutMs} ms`)
       ws.terminate()
       await this.#closed
     } else {

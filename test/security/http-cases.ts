@@ -42,7 +42,10 @@ export interface HttpCtx {
   registered: (userId: string) => void
 }
 
-export type HttpBuilder = (ctx: HttpCtx) => HttpCase
+/** `category` names the route, so that a sample of the cases can keep one of each */
+export type HttpBuilder = ((ctx: HttpCtx) => HttpCase) & { category?: string }
+
+const tag = (category: string, build: (ctx: HttpCtx) => HttpCase): HttpBuilder => Object.assign(build, { category })
 
 const AUTH_LIMIT = 4096
 const NON_CANONICAL_POINTS = nonCanonicalPointEncodings()
@@ -347,7 +350,7 @@ const TOKENS = ['valid', 'valid', 'valid', 'valid', 'valid', 'valid', 'none', 'g
 export function httpCases (frameCtxArb = frameCases(), onlyRegister = false): fc.Arbitrary<HttpBuilder> {
   const routes = onlyRegister ? ['register'] : ['register', 'register', 'register', 'login', 'login', 'verify', 'verify']
   const auth = fc.record({ route: fc.constantFrom(...routes), m: mutationArb, media: mediaArb, broken: breakArb, chunked: fc.integer({ min: 0, max: 9 }), query: fc.integer({ min: 0, max: 12 }) })
-    .map((p): HttpBuilder => (ctx) => {
+    .map((p): HttpBuilder => tag(`http ${p.route}`, (ctx) => {
       const verify = p.route === 'verify'
       const made = p.route === 'register' ? registerCase(ctx, p.m) : loginCase(ctx, verify, p.m)
       const original = JSON.stringify(made.body)
@@ -364,10 +367,10 @@ export function httpCases (frameCtxArb = frameCases(), onlyRegister = false): fc
       const headers: Record<string, string> = p.media.type === '' ? {} : { 'content-type': p.media.type }
       const broken = p.broken === null ? '' : `, broken (${p.broken.op})`
       return { kind: `http ${p.route}`, note: `${made.note}${broken}, ${p.media.type || 'no content type'}`, path, headers, body: bytes, chunked: p.chunked === 0, expect }
-    })
+    }))
 
   const direct = fc.record({ frame: frameCtxArb, token: fc.constantFrom(...TOKENS), media: mediaArb, chunked: fc.integer({ min: 0, max: 9 }) })
-    .map((p): HttpBuilder => (ctx) => {
+    .map((p): HttpBuilder => tag('http direct-message', (ctx) => {
       const c = p.frame(ctx.frames)
       const step = c.steps[0] as Step
       const bytes = typeof step.data === 'string' ? Buffer.from(step.data) : step.data
@@ -396,7 +399,7 @@ export function httpCases (frameCtxArb = frameCases(), onlyRegister = false): fc
       // "bearer" in lower case: the server may take it (RFC 7235 schemes are case-insensitive) or refuse it
       if (p.token === 'lowercase') expect = { ok: expect.ok, statuses: expect.statuses === undefined ? undefined : [...expect.statuses, 401], codes: expect.codes === undefined ? undefined : [...expect.codes, 'unauthorized'] }
       return { kind: 'http direct-message', note: `${c.kind}: ${c.note}, token ${p.token}, ${p.media.type || 'no content type'}`, path, headers, body: bytes, chunked: p.chunked === 0, expect }
-    })
+    }))
 
   return onlyRegister ? auth : fc.oneof({ weight: 5, arbitrary: auth }, { weight: 4, arbitrary: direct })
 }
