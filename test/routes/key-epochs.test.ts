@@ -12,7 +12,7 @@ const DAY = 24 * 60 * 60 * 1000
 const freshKey = (): string => Buffer.from(x25519.getPublicKey(x25519.utils.randomSecretKey())).toString('base64')
 const inDays = (days: number): string => new Date(Date.now() + days * DAY).toISOString()
 
-interface Binding { x25519_public_key: string, x25519_key_epoch: number, x25519_key_expires_at: string, x25519_key_signature: string }
+type Binding = Record<string, unknown> & { x25519_public_key: string, x25519_key_epoch: number, x25519_key_expires_at: string, x25519_key_signature: string }
 
 /** An epoch'd binding of `key` to `id`, signed by `signer` (the user's own identity key unless a forgery is wanted). */
 function binding (id: Identity, epoch: number, expiresAt = inDays(14), key = freshKey(), signer = id): Binding {
