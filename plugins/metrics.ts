@@ -38,7 +38,7 @@ export default fp(async (fastify) => {
   })
   const messagesTotal = new Counter({
     name: 'sealwire_messages_total',
-    help: 'Messages by type and outcome (accepted, duplicate, delivered, refused); code is the refusal code.',
+    help: 'Messages by type and outcome (accepted, duplicate, delivered, rejected, refused); code is the refusal code.',
     labelNames: ['type', 'outcome', 'code'] as const,
     registers
   })
@@ -116,6 +116,9 @@ export default fp(async (fastify) => {
       case 'delivered':
         messageCounter('direct', 'delivered').inc()
         deliveryLatency.observe(Math.max(0, event.latencyMs) / 1000)
+        break
+      case 'rejected':
+        messageCounter('direct', 'rejected').inc()
         break
       case 'session-open':
         sessions.inc()

@@ -79,7 +79,7 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
     return {
       messages: rows.map((row) => {
         const { header, body } = JSON.parse(row.envelope) as { header: Record<string, unknown>, body: Record<string, unknown> }
-        return { seq: Number(row.seq), header, body, status: row.status === 'delivered' ? 'delivered' as const : 'pending' as const, received_at: row.created_at, delivered_at: row.delivered_at }
+        return { seq: Number(row.seq), header, body, status: row.status === 'delivered' || row.status === 'rejected' ? row.status : 'pending' as const, received_at: row.created_at, delivered_at: row.delivered_at }
       }),
       next_before: rows.length === limit ? Number(rows[rows.length - 1]?.seq) : null
     }

@@ -2,13 +2,22 @@ import { Type, type Static } from 'typebox'
 import { Base64Bytes, Timestamp, UserId, Username, withExamples } from './common.js'
 import { CHALLENGE_EXAMPLE, LOGIN_EXAMPLES, PUBLIC_USER_EXAMPLE, REGISTER_EXAMPLE, ROTATE_KEY_EXAMPLE, TOKEN_EXAMPLE } from './examples.js'
 
+/** The epoch'd binding of an X25519 key: both or neither; with both, the signature is over the epoch label. */
+const KeyEpochFields = {
+  x25519_key_epoch: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'grows with each new key; with x25519_key_expires_at' })),
+  /** when clients stop using the key: later than now, at most 400 days ahead */
+  x25519_key_expires_at: Type.Optional(Timestamp)
+}
+const BINDING = 'Ed25519 signature by the identity key over "sealwire/v1/x25519-key:" + user_id + ":" + x25519_public_key, or, ' +
+  'with x25519_key_epoch and x25519_key_expires_at, over "sealwire/v1/x25519-key-binding:" + JCS({epoch, expires_at, user_id, x25519_public_key})'
+
 export const RegisterBody = withExamples(Type.Object({
   user_id: UserId,
   username: Username,
   public_key: Base64Bytes(32, 'Ed25519 identity key'),
   x25519_public_key: Base64Bytes(32, 'X25519 encryption key'),
-  x25519_key_signature: Type.Optional(Base64Bytes(64,
-    'Ed25519 signature by the identity key over "sealwire/v1/x25519-key:" + user_id + ":" + x25519_public_key'))
+  x25519_key_signature: Type.Optional(Base64Bytes(64, `${BINDING} (required with the epoch)`)),
+  ...KeyEpochFields
 }, { additionalProperties: false }), [REGISTER_EXAMPLE])
 export type RegisterBody = Static<typeof RegisterBody>
 
@@ -18,6 +27,8 @@ export const PublicUser = withExamples(Type.Object({
   public_key: Type.String(),
   x25519_public_key: Type.String(),
   x25519_key_signature: Type.Union([Type.String(), Type.Null()]),
+  x25519_key_epoch: Type.Integer({ minimum: 0, description: '0 for a key bound the v1 way' }),
+  x25519_key_expires_at: Type.Union([Timestamp, Type.Null()], { description: 'null for a key bound the v1 way' }),
   created_at: Timestamp
 }, { description: 'a registered user: public keys only' }), [PUBLIC_USER_EXAMPLE])
 export type PublicUser = Static<typeof PublicUser>
@@ -47,7 +58,8 @@ export type TokenResponse = Static<typeof TokenResponse>
 
 export const RotateKeyBody = withExamples(Type.Object({
   x25519_public_key: Base64Bytes(32, 'the new X25519 encryption key'),
-  x25519_key_signature: Base64Bytes(64, 'Ed25519 signature by the identity key over "sealwire/v1/x25519-key:" + user_id + ":" + x25519_public_key')
+  x25519_key_signature: Base64Bytes(64, BINDING),
+  ...KeyEpochFields
 }, { additionalProperties: false }), [ROTATE_KEY_EXAMPLE])
 export type RotateKeyBody = Static<typeof RotateKeyBody>
 

@@ -17,11 +17,15 @@ export const DirectDelivery = Type.Object({
   frame: Frame
 })
 
-/** The sender `to` is told that its message `id` was acknowledged by the recipient. */
+/**
+ * The sender `to` is told that its message `id` was acknowledged by the recipient, or, with `rejection` (the
+ * reject frame as the recipient signed it, as text), that the recipient refused it.
+ */
 export const ReceiptDelivery = Type.Object({
   kind: Type.Literal('receipt'),
   to: UserId,
-  id: MessageId
+  id: MessageId,
+  rejection: Type.Optional(Frame)
 })
 
 export const BroadcastDelivery = Type.Object({

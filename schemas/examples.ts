@@ -11,7 +11,7 @@ const alice = {
 const AT = '2026-11-25T10:30:00.000Z'
 
 export const REGISTER_EXAMPLE = { ...alice, username: 'Alice' }
-export const PUBLIC_USER_EXAMPLE = { ...alice, username: 'Alice', created_at: AT }
+export const PUBLIC_USER_EXAMPLE = { ...alice, username: 'Alice', x25519_key_epoch: 0, x25519_key_expires_at: null, created_at: AT }
 
 export const CHALLENGE_EXAMPLE = { challenge: 'ZxAD3jt8AHdI1cGk8eB30c3bli+awspF58rDoE6ExpI=', expires_at: '2026-11-25T10:31:00.000Z' }
 export const LOGIN_EXAMPLES = [
@@ -126,3 +126,20 @@ export const LIVE_EXAMPLE = {
     { minute: '2026-11-25T10:30:00.000Z', connections: 3, online_users: 2 }
   ]
 }
+
+/** bob's identity key: his reject of alice's direct message verifies with it */
+export const BOB_PUBLIC_KEY = 'V8JrIbKtgELVPkVwKBj+A4DjidP16vAqfrFNLRIfFvQ='
+
+export const REJECT_EXAMPLE = {
+  header: {
+    id: DIRECT_EXAMPLE.header.id,
+    from: 'bob',
+    to: 'alice',
+    message_type: 'reject',
+    timestamp: '2026-11-25T10:30:01.000Z',
+    signature: 'K1p+R4lzk0HZ8B1zgAjQynsuwxNh/iS1x7zBAm9W6824i9RZ2f+Q6kWX9FIwtjLmbtdnGj457RC3f+Vix71dCw=='
+  },
+  body: {
+    reason: 'decrypt_failed'
+  }
+} as const

@@ -11,7 +11,7 @@ export const MessageId = Type.String({
 
 export const FRAME_ERROR_CODES = [
   'invalid_json', 'invalid_frame', 'bad_signature', 'forbidden', 'unknown_recipient', 'clock_skew', 'rate_limited',
-  'unknown_command', 'command_failed', 'internal'
+  'unknown_command', 'command_failed', 'internal', 'unknown_message', 'ambiguous_ack'
 ] as const
 
 /** Why the server refused a frame: the `code` of an `error` frame (and, for the same refusals over HTTP, of the answer). */
@@ -81,8 +81,37 @@ export type ServerEnvelope = Static<typeof ServerEnvelope>
 
 export type Envelope = DirectEnvelope | BroadcastEnvelope | ServerEnvelope
 
+export const REJECT_REASONS = [
+  'bad_signature', 'key_changed', 'key_rollback', 'key_expired', 'unknown_key', 'decrypt_failed', 'clock_skew', 'stale',
+  'not_encrypted', 'misrouted', 'malformed'
+] as const
+
+/** Why a recipient refused a direct message. */
+export const RejectReason = Type.Enum(REJECT_REASONS, { description: 'why the recipient refused the message' })
+export type RejectReason = Static<typeof RejectReason>
+
+/** `id` names the refused message, `from` is its recipient (the refusing user), `to` its sender. */
+export const RejectHeader = Type.Object({ ...signed, to: UserId, message_type: Type.Literal('reject') }, open)
+
+export const RejectBody = Type.Object({ reason: RejectReason }, open)
+
+/** A reject as its recipient signed it, without meta: what the sender's `rejected` receipt carries. */
+export const SignedReject = Type.Object({ header: RejectHeader, body: RejectBody })
+export type SignedReject = Static<typeof SignedReject>
+
+export const RejectFrame = Type.Object({
+  header: RejectHeader,
+  body: RejectBody,
+  meta: InboundMeta
+}, { description: 'sent instead of an ack for a direct message that fails a check: it is marked rejected and its sender told' })
+export type RejectFrame = Static<typeof RejectFrame>
+
 export const AckFrame = Type.Object({
-  header: Type.Object({ message_type: Type.Literal('ack'), in_reply_to: MessageId }, open)
+  header: Type.Object({ message_type: Type.Literal('ack'), in_reply_to: MessageId }, open),
+  body: Type.Optional(Type.Object({
+    // the message's sender; without it, the id must name the pending message of one sender only
+    from: Type.Optional(UserId)
+  }, open))
 }, { ...open, description: 'the recipient has a direct message: it is marked delivered and not sent again' })
 export type AckFrame = Static<typeof AckFrame>
 
@@ -102,8 +131,9 @@ export type DeliveredDirect = Static<typeof DeliveredDirect>
 export const DeliveredBroadcast = Type.Object({ header: BroadcastHeader, body: TextBody, meta: DeliveryMeta })
 export type DeliveredBroadcast = Static<typeof DeliveredBroadcast>
 
-export const ReceiptStatus = Type.Union([Type.Literal('accepted'), Type.Literal('delivered'), Type.Literal('duplicate')], {
-  description: 'accepted: stored durably; delivered: acknowledged by the recipient; duplicate: this id was stored before'
+export const ReceiptStatus = Type.Union([Type.Literal('accepted'), Type.Literal('delivered'), Type.Literal('duplicate'), Type.Literal('rejected')], {
+  description: 'accepted: stored durably; delivered: acknowledged by the recipient; duplicate: this id was stored before; ' +
+    'rejected: refused by the recipient (body.rejection says why, signed by it)'
 })
 export type ReceiptStatus = Static<typeof ReceiptStatus>
 
@@ -119,8 +149,12 @@ const made = {
 
 export const ReceiptFrame = Type.Object({
   header: Type.Object({ ...made, to: UserId, message_type: Type.Literal('receipt'), in_reply_to: MessageId }),
-  body: Type.Object({ status: ReceiptStatus })
-}, { description: 'what became of a message the connection\'s user sent (`in_reply_to` names it)' })
+  body: Type.Object({
+    status: ReceiptStatus,
+    reason: Type.Optional(RejectReason),
+    rejection: Type.Optional(SignedReject)
+  })
+}, { description: 'what became of a message the connection\'s user sent (`in_reply_to` names it); with `rejected`, the reason and the recipient\'s signed reject' })
 export type ReceiptFrame = Static<typeof ReceiptFrame>
 
 export const ErrorBody = Type.Object({
@@ -165,7 +199,7 @@ export type ServerMadeFrame = ReceiptFrame | ErrorFrame | ServerResponseFrame | 
 export type ServerFrame = DeliveredDirect | DeliveredBroadcast | ServerMadeFrame
 
 /** Every frame a client may send, and every frame the server sends, by `header.message_type`. */
-export const CLIENT_FRAMES = { direct: DirectEnvelope, broadcast: BroadcastEnvelope, server: ServerEnvelope, ack: AckFrame } as const
+export const CLIENT_FRAMES = { direct: DirectEnvelope, broadcast: BroadcastEnvelope, server: ServerEnvelope, ack: AckFrame, reject: RejectFrame } as const
 export const SERVER_FRAMES = {
   direct: DeliveredDirect,
   broadcast: DeliveredBroadcast,

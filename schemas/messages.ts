@@ -24,7 +24,7 @@ export const HistoryMessage = Type.Object({
   seq: Type.Integer({ description: 'the server\'s order of arrival' }),
   header: Type.Object({}, { additionalProperties: true }),
   body: Type.Object({}, { additionalProperties: true }),
-  status: Type.Union([Type.Literal('pending'), Type.Literal('delivered')]),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('rejected')]),
   received_at: Type.String(),
   delivered_at: Type.Union([Type.String(), Type.Null()])
 })

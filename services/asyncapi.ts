@@ -1,5 +1,5 @@
 import type { Static, TSchema } from 'typebox'
-import { BROADCAST_EXAMPLE, DIRECT_EXAMPLE, SERVER_COMMAND_EXAMPLE } from '../schemas/examples.js'
+import { BROADCAST_EXAMPLE, DIRECT_EXAMPLE, REJECT_EXAMPLE, SERVER_COMMAND_EXAMPLE } from '../schemas/examples.js'
 import { CLIENT_FRAMES, FRAME_ERROR_CODES, SERVER_FRAMES } from '../schemas/frames.js'
 import { CLOSE } from './hub/connection.js'
 
@@ -52,7 +52,14 @@ const CLIENT_TEXT: Texts<typeof CLIENT_FRAMES> = {
     key: 'ack',
     title: 'Acknowledgement',
     summary: 'The recipient has a direct message: the server marks it delivered, stops resending it and tells the sender.',
-    example: { header: { message_type: 'ack', in_reply_to: ID } }
+    example: { header: { message_type: 'ack', in_reply_to: ID }, body: { from: 'alice' } }
+  },
+  reject: {
+    key: 'reject',
+    title: 'Rejection',
+    summary: 'Sent by a recipient instead of an ack for a direct message that fails a check, signed: the message is marked ' +
+      'rejected and its sender gets a rejected receipt carrying this frame. Answered by an error only when refused.',
+    example: REJECT_EXAMPLE
   }
 }
 
@@ -72,7 +79,8 @@ const SERVER_TEXT: Texts<typeof SERVER_FRAMES> = {
   receipt: {
     key: 'receipt',
     title: 'Receipt',
-    summary: 'What became of a message the user sent: accepted (stored durably), delivered (acknowledged by its recipient) or duplicate.',
+    summary: 'What became of a message the user sent: accepted (stored durably), delivered (acknowledged by its recipient), ' +
+      'duplicate, or rejected (refused by its recipient, with the reason and the recipient\'s signed reject).',
     example: { header: { ...made('alice', 'receipt'), in_reply_to: ID }, body: { status: 'accepted' } }
   },
   error: {
@@ -106,7 +114,8 @@ const REPLIES: Record<ClientFrameType, string[]> = {
   direct: ['receipt', 'error'],
   broadcast: ['error'],
   server: ['server_response', 'error'],
-  ack: ['error']
+  ack: ['error'],
+  reject: ['error']
 }
 
 /** Messages that answer a frame, and so carry its id in header.in_reply_to. */

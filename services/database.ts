@@ -11,11 +11,15 @@ export interface UsersTable {
   public_key: string
   x25519_public_key: string
   x25519_key_signature: string | null
+  /** grows with each key bound under the epoch label; 0 for a key bound the v1 way */
+  x25519_key_epoch: Generated<number>
+  /** null for a key bound the v1 way */
+  x25519_key_expires_at: string | null
   created_at: string
   updated_at: string
 }
 
-export type MessageStatus = 'pending' | 'delivered' | 'sent'
+export type MessageStatus = 'pending' | 'delivered' | 'rejected' | 'sent'
 
 export interface MessagesTable {
   /** server-side order of arrival; redelivery follows it */
@@ -30,8 +34,12 @@ export interface MessagesTable {
   status: MessageStatus
   created_at: string
   delivered_at: string | null
-  /** when the sender was told `delivered`; null while that receipt is owed */
+  /** when the sender was told `delivered` or `rejected`; null while that receipt is owed */
   receipt_sent_at: string | null
+  /** with status `rejected`: the reason the recipient gave */
+  rejected_reason: string | null
+  /** with status `rejected`: the JSON text of {header, body} of the reject frame as the recipient signed it */
+  rejection: string | null
 }
 
 export interface ChallengesTable {

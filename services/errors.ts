@@ -5,6 +5,7 @@ import createError from '@fastify/error'
 export const InvalidRequestError = createError<'invalid_request', 400, [string]>('invalid_request', '%s', 400)
 export const InvalidKeyError = createError<'invalid_key', 400, [string]>('invalid_key', '%s', 400)
 export const InvalidKeySignatureError = createError('invalid_key_signature', 'x25519_key_signature does not verify against public_key', 400)
+export const StaleKeyEpochError = createError('stale_key_epoch', 'the key epoch must grow', 409)
 export const UserExistsError = createError('user_exists', 'user_id is already registered', 409)
 export const UnknownUserError = createError('unknown_user', 'no such user', 404)
 export const AuthenticationFailedError = createError('unauthorized', 'authentication failed', 401)
@@ -26,6 +27,8 @@ export const FrameErrors = {
   unknown_recipient: createError<'unknown_recipient', 404, [string]>('unknown_recipient', '%s', 404),
   clock_skew: createError<'clock_skew', 400, [string]>('clock_skew', '%s', 400),
   rate_limited: createError<'rate_limited', 429, [string]>('rate_limited', '%s', 429),
+  unknown_message: createError<'unknown_message', 404, [string]>('unknown_message', '%s', 404),
+  ambiguous_ack: createError<'ambiguous_ack', 409, [string]>('ambiguous_ack', '%s', 409),
   unknown_command: createError<'unknown_command', 400, [string]>('unknown_command', '%s', 400),
   command_failed: createError<'command_failed', 500, [string]>('command_failed', '%s', 500),
   internal: createError<'internal', 500, [string]>('internal', '%s', 500)

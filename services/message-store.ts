@@ -1,35 +1,20 @@
-import { sql, type Kysely, type Transaction } from 'kysely'
-import { isPostgres, type Database, type MessagesTable, type StoredMessage } from './database.js'
+import type { Kysely, Transaction } from 'kysely'
+import { isPostgres, type Database, type StoredMessage } from './database.js'
+import {
+  ackResult, dedupe, emptyBatch, key, matchChanged, storeResults, type AckedMessage, type AckResult, type Batch, type BatchOutcome,
+  type ChangedRow, type DeliveredMessage, type MessageToStore, type RejectRequest, type StoreResult
+} from './message-batch.js'
+import { commitPostgres } from './message-store-postgres.js'
 
-/** A message as the hub hands it over: every column but those the store fills in. */
-export type MessageToStore = Omit<MessagesTable, 'seq' | 'delivered_at' | 'receipt_sent_at'>
+export type { AckedMessage, AckResult, DeliveredMessage, MessageToStore, StoreResult } from './message-batch.js'
 
-/** `delivered`: the copy stored earlier has been acknowledged by its recipient already. */
-export type StoreResult = { status: 'accepted', seq: number } | { status: 'duplicate', delivered: boolean }
-
-export interface AckedMessage {
-  from_user: string
-  id: string
-}
-
-export interface DeliveredMessage extends AckedMessage {
-  /** when the message was stored */
-  created_at: string
-}
-
-interface Deferred<T> {
-  resolve: (value: T) => void
-  reject: (err: unknown) => void
-}
-
-interface Batch {
-  inserts: Array<{ row: MessageToStore, done: Deferred<StoreResult> }>
-  acks: Array<{ toUser: string, id: string, done: Deferred<DeliveredMessage[]> }>
-  receiptsSent: Array<{ fromUser: string, id: string }>
+/** A receipt the sender is owed: `delivered`, or `rejected` with the reject frame (JSON text) its recipient signed. */
+export interface OwedReceipt extends AckedMessage {
+  rejection?: string
 }
 
 const INSERT_CHUNK = 500
-/** (a, b) IN ((?, ?), …): two parameters each, far below SQLite's limit */
+/** (a, b, c) IN ((?, ?, ?), …): three parameters each, far below SQLite's limit */
 const TUPLE_CHUNK = 1000
 
 /** a batch that lost a deadlock is tried this many times in all */
@@ -39,62 +24,6 @@ const TRANSIENT_CODES = new Set(['40P01', '40001'])
 
 function isTransient (err: unknown): boolean {
   return typeof err === 'object' && err !== null && 'code' in err && TRANSIENT_CODES.has(String((err as { code: unknown }).code))
-}
-
-function emptyBatch (): Batch {
-  return { inserts: [], acks: [], receiptsSent: [] }
-}
-
-const key = (a: string, b: string): string => `${a}\n${b}`
-
-/**
- * The first of several copies of one message in a batch is stored; the others are duplicates like any later
- * resend. `firstIndex[i]` is row i's place among the unique rows, or -1 for a copy.
- */
-function dedupe (rows: MessageToStore[]): { unique: MessageToStore[], firstIndex: number[] } {
-  const seen = new Set<string>()
-  const unique: MessageToStore[] = []
-  const firstIndex: number[] = []
-  for (const row of rows) {
-    const k = key(row.from_user, row.id)
-    if (seen.has(k)) {
-      firstIndex.push(-1)
-    } else {
-      seen.add(k)
-      firstIndex.push(unique.length)
-      unique.push(row)
-    }
-  }
-  return { unique, firstIndex }
-}
-
-/**
- * Each row's result from the keys that were inserted (with their seq) and the keys whose earlier copy is
- * delivered: a sender resends what it had no answer for, and is told again if that was delivered meanwhile.
- */
-function storeResults (rows: MessageToStore[], firstIndex: number[], inserted: Map<string, number>, delivered: Set<string>): StoreResult[] {
-  return rows.map((row, i) => {
-    const k = key(row.from_user, row.id)
-    const seq = firstIndex[i] === -1 ? undefined : inserted.get(k)
-    return seq === undefined ? { status: 'duplicate', delivered: delivered.has(k) } : { status: 'accepted', seq }
-  })
-}
-
-type DeliveredRow = DeliveredMessage & { to_user: string }
-
-/** The first ack of a message in the batch gets the rows it changed; a second one finds it delivered already. */
-function ackResults (acks: Batch['acks'], changed: DeliveredRow[]): DeliveredMessage[][] {
-  const byKey = new Map<string, DeliveredMessage[]>()
-  for (const row of changed) {
-    const k = key(row.to_user, row.id)
-    byKey.set(k, [...byKey.get(k) ?? [], { from_user: row.from_user, id: row.id, created_at: row.created_at }])
-  }
-  return acks.map((a) => {
-    const k = key(a.toUser, a.id)
-    const rows = byKey.get(k) ?? []
-    byKey.delete(k)
-    return rows
-  })
 }
 
 /**
@@ -122,15 +51,27 @@ export class MessageStore {
     })
   }
 
-  /** Marks a pending message to `toUser` delivered; returns what changed (empty when nothing was pending). */
-  async ack (toUser: string, id: string): Promise<DeliveredMessage[]> {
-    return await new Promise<DeliveredMessage[]>((resolve, reject) => {
-      this.#queued.acks.push({ toUser, id, done: { resolve, reject } })
+  /**
+   * Marks the pending message `(fromUser, id)` to `toUser` delivered; without `fromUser`, the one pending message
+   * to `toUser` with that id, or nothing (`ambiguous`) when the id names pending messages of several senders.
+   * Returns what changed (empty when nothing was pending).
+   */
+  async ack (toUser: string, id: string, fromUser?: string): Promise<AckResult> {
+    return await new Promise<AckResult>((resolve, reject) => {
+      this.#queued.acks.push({ toUser, id, fromUser, done: { resolve, reject } })
       this.#schedule()
     })
   }
 
-  /** Notes that the sender has been told `delivered` (written with the next commit). */
+  /** Marks the pending message `(fromUser, id)` to `toUser` rejected; undefined when no such message was pending. */
+  async reject (request: RejectRequest): Promise<DeliveredMessage | undefined> {
+    return await new Promise<DeliveredMessage | undefined>((resolve, reject) => {
+      this.#queued.rejects.push({ ...request, done: { resolve, reject } })
+      this.#schedule()
+    })
+  }
+
+  /** Notes that the sender has been told `delivered` or `rejected` (written with the next commit). */
   receiptSent (fromUser: string, id: string): void {
     this.#queued.receiptsSent.push({ fromUser, id })
     this.#schedule()
@@ -138,7 +79,8 @@ export class MessageStore {
 
   /** Resolves when everything asked for so far is committed. */
   async flush (): Promise<void> {
-    while (this.#scheduled || this.#queued.inserts.length + this.#queued.acks.length + this.#queued.receiptsSent.length > 0) {
+    const waiting = (): number => this.#queued.inserts.length + this.#queued.acks.length + this.#queued.rejects.length + this.#queued.receiptsSent.length
+    while (this.#scheduled || waiting() > 0) {
       await this.#running
       await new Promise((resolve) => setImmediate(resolve))
     }
@@ -163,7 +105,7 @@ export class MessageStore {
   }
 
   async #commit (batch: Batch): Promise<void> {
-    let outcome: { results: StoreResult[], acked: DeliveredMessage[][] }
+    let outcome: BatchOutcome
     for (let attempt = 1; ; attempt++) {
       try {
         outcome = await this.#transaction(batch)
@@ -171,90 +113,74 @@ export class MessageStore {
       } catch (err) {
         // nodes sharing PostgreSQL can deadlock on the same rows; the loser rolled back whole and may run again
         if (attempt < MAX_ATTEMPTS && isTransient(err)) continue
-        for (const item of [...batch.inserts, ...batch.acks]) item.done.reject(err)
+        for (const item of [...batch.inserts, ...batch.acks, ...batch.rejects]) item.done.reject(err)
         return
       }
     }
     this.#commits++
     batch.inserts.forEach((item, i) => item.done.resolve(outcome.results[i] as StoreResult))
-    batch.acks.forEach((item, i) => item.done.resolve(outcome.acked[i] as DeliveredMessage[]))
+    batch.acks.forEach((item, i) => item.done.resolve(outcome.acked[i] as AckResult))
+    batch.rejects.forEach((item, i) => item.done.resolve(outcome.rejected[i]))
   }
 
-  async #transaction (batch: Batch): Promise<{ results: StoreResult[], acked: DeliveredMessage[][] }> {
-    if (this.#postgres) return await this.#oneStatement(batch)
+  async #transaction (batch: Batch): Promise<BatchOutcome> {
+    if (this.#postgres) return await commitPostgres(this.#db, batch)
     return await this.#db.transaction().execute(async (trx) => {
       const results = await this.#insert(trx, batch.inserts.map((i) => i.row))
       const now = new Date().toISOString()
       const acked = await this.#markDelivered(trx, batch.acks, now)
+      const rejected = await this.#markRejected(trx, batch.rejects)
       for (let i = 0; i < batch.receiptsSent.length; i += TUPLE_CHUNK) {
         const chunk = batch.receiptsSent.slice(i, i + TUPLE_CHUNK)
         await trx.updateTable('messages').set({ receipt_sent_at: now })
           .where((eb) => eb(eb.refTuple('from_user', 'id'), 'in', chunk.map((r) => eb.tuple(r.fromUser, r.id))))
           .execute()
       }
-      return { results, acked }
+      return { results, acked, rejected }
     })
   }
 
   /**
-   * PostgreSQL: the whole batch as one statement, its writes in data-modifying CTEs, atomic as every statement is:
-   * one round trip instead of five (begin, insert, two updates, commit), each of which waits its turn on a
-   * busy event loop. Rows travel as arrays (unnest), so the statement has the same few parameters and plans
-   * the same way whatever the batch size. Every CTE sees the table as it was before the statement, which is
-   * what each needs: the stored copies of resent messages, and the acks and receipts of earlier batches.
+   * An ack by id alone is first resolved to the one sender with a pending message of that id to the acking
+   * user; then one UPDATE per chunk marks the exact (recipient, sender, id) of every ack.
    */
-  async #oneStatement (batch: Batch): Promise<{ results: StoreResult[], acked: DeliveredMessage[][] }> {
-    const rows = batch.inserts.map((i) => i.row)
-    const { unique, firstIndex } = dedupe(rows)
-    const column = <K extends keyof MessageToStore>(name: K): Array<MessageToStore[K]> => unique.map((r) => r[name])
-    const now = new Date().toISOString()
-    const { rows: out } = await sql<{ kind: string, from_user: string, id: string, seq: number | null, to_user: string | null, created_at: string | null }>`
-      WITH v AS (
-        SELECT * FROM unnest(${column('id')}::text[], ${column('from_user')}::text[], ${column('to_user')}::text[],
-          ${column('message_type')}::text[], ${column('envelope')}::text[], ${column('status')}::text[], ${column('created_at')}::text[])
-          WITH ORDINALITY AS v(id, from_user, to_user, message_type, envelope, status, created_at, n)
-      ), ins AS (
-        INSERT INTO messages (id, from_user, to_user, message_type, envelope, status, created_at)
-        SELECT id, from_user, to_user, message_type, envelope, status, created_at FROM v ORDER BY n
-        ON CONFLICT (from_user, id) DO NOTHING RETURNING from_user, id, seq
-      ), dup AS (
-        SELECT m.from_user, m.id FROM v JOIN messages m ON m.from_user = v.from_user AND m.id = v.id WHERE m.status = 'delivered'
-      ), acked AS (
-        UPDATE messages m SET status = 'delivered', delivered_at = ${now}
-        FROM unnest(${batch.acks.map((a) => a.toUser)}::text[], ${batch.acks.map((a) => a.id)}::text[]) AS a(to_user, id)
-        WHERE m.to_user = a.to_user AND m.id = a.id AND m.status = 'pending'
-        RETURNING m.from_user, m.to_user, m.id, m.created_at
-      ), receipts AS (
-        UPDATE messages m SET receipt_sent_at = ${now}
-        FROM unnest(${batch.receiptsSent.map((r) => r.fromUser)}::text[], ${batch.receiptsSent.map((r) => r.id)}::text[]) AS r(from_user, id)
-        WHERE m.from_user = r.from_user AND m.id = r.id
-      )
-      SELECT 'i' AS kind, from_user, id, seq, NULL::text AS to_user, NULL::text AS created_at FROM ins
-      UNION ALL SELECT 'd' AS kind, from_user, id, NULL::bigint AS seq, NULL::text AS to_user, NULL::text AS created_at FROM dup
-      UNION ALL SELECT 'a' AS kind, from_user, id, NULL::bigint AS seq, to_user, created_at FROM acked`.execute(this.#db)
-
-    const inserted = new Map<string, number>()
-    const delivered = new Set<string>()
-    const changed: DeliveredRow[] = []
-    for (const r of out) {
-      if (r.kind === 'i') inserted.set(key(r.from_user, r.id), Number(r.seq))
-      else if (r.kind === 'd') delivered.add(key(r.from_user, r.id))
-      else changed.push({ from_user: r.from_user, to_user: r.to_user as string, id: r.id, created_at: r.created_at as string })
+  async #markDelivered (trx: Transaction<Database>, acks: Batch['acks'], now: string): Promise<AckResult[]> {
+    const senders = new Map<string, Set<string>>()
+    const idOnly = acks.filter((a) => a.fromUser === undefined)
+    for (let i = 0; i < idOnly.length; i += TUPLE_CHUNK) {
+      const chunk = idOnly.slice(i, i + TUPLE_CHUNK)
+      const rows = await trx.selectFrom('messages').select(['to_user', 'from_user', 'id']).where('status', '=', 'pending')
+        .where((eb) => eb(eb.refTuple('to_user', 'id'), 'in', chunk.map((a) => eb.tuple(a.toUser, a.id))))
+        .execute()
+      for (const r of rows) senders.set(key(r.to_user, r.id), (senders.get(key(r.to_user, r.id)) ?? new Set()).add(r.from_user))
     }
-    return { results: storeResults(rows, firstIndex, inserted, delivered), acked: ackResults(batch.acks, changed) }
-  }
-
-  /** One UPDATE per chunk of acks; each ack gets back the rows it changed. */
-  async #markDelivered (trx: Transaction<Database>, acks: Batch['acks'], now: string): Promise<DeliveredMessage[][]> {
-    const changed: DeliveredRow[] = []
-    for (let i = 0; i < acks.length; i += TUPLE_CHUNK) {
-      const chunk = acks.slice(i, i + TUPLE_CHUNK)
+    const named = acks.map((a) => a.fromUser === undefined ? [...senders.get(key(a.toUser, a.id)) ?? []] : [a.fromUser])
+    const senderOf = (i: number): string | undefined => named[i]?.length === 1 ? named[i][0] : undefined
+    const targets = acks.flatMap((a, i) => {
+      const from = senderOf(i)
+      return from === undefined ? [] : [{ toUser: a.toUser, fromUser: from, id: a.id }]
+    })
+    const changed: ChangedRow[] = []
+    for (let i = 0; i < targets.length; i += TUPLE_CHUNK) {
+      const chunk = targets.slice(i, i + TUPLE_CHUNK)
       changed.push(...await trx.updateTable('messages').set({ status: 'delivered', delivered_at: now })
         .where('status', '=', 'pending')
-        .where((eb) => eb(eb.refTuple('to_user', 'id'), 'in', chunk.map((a) => eb.tuple(a.toUser, a.id))))
+        .where((eb) => eb(eb.refTuple('to_user', 'from_user', 'id'), 'in', chunk.map((a) => eb.tuple(a.toUser, a.fromUser, a.id))))
         .returning(['from_user', 'to_user', 'id', 'created_at']).execute())
     }
-    return ackResults(acks, changed)
+    const rows = matchChanged(acks, senderOf, changed)
+    return acks.map((_, i) => ackResult(rows[i], (named[i]?.length ?? 0) > 1))
+  }
+
+  /** One UPDATE per reject: each carries its own reason and frame, and rejects are rare. */
+  async #markRejected (trx: Transaction<Database>, rejects: Batch['rejects']): Promise<Array<DeliveredMessage | undefined>> {
+    const out: Array<DeliveredMessage | undefined> = []
+    for (const r of rejects) {
+      out.push(await trx.updateTable('messages').set({ status: 'rejected', rejected_reason: r.reason, rejection: r.rejection })
+        .where('to_user', '=', r.toUser).where('from_user', '=', r.fromUser).where('id', '=', r.id).where('status', '=', 'pending')
+        .returning(['from_user', 'id', 'created_at']).executeTakeFirst())
+    }
+    return out
   }
 
   async #insert (trx: Transaction<Database>, rows: MessageToStore[]): Promise<StoreResult[]> {
@@ -293,11 +219,13 @@ export class MessageStore {
     return Number(row.n)
   }
 
-  /** Messages from a user that were delivered while it was away: their `delivered` receipts are owed. */
-  async receiptsOwed (userId: string, limit: number): Promise<AckedMessage[]> {
-    return await this.#db.selectFrom('messages').select(['from_user', 'id'])
-      .where('from_user', '=', userId).where('status', '=', 'delivered').where('receipt_sent_at', 'is', null)
+  /** Messages from a user that were delivered or rejected while it was away: their receipts are owed. */
+  async receiptsOwed (userId: string, limit: number): Promise<OwedReceipt[]> {
+    const rows = await this.#db.selectFrom('messages').select(['from_user', 'id', 'status', 'rejection'])
+      .where('from_user', '=', userId).where('status', 'in', ['delivered', 'rejected']).where('receipt_sent_at', 'is', null)
       .orderBy('seq').limit(limit).execute()
+    return rows.map(({ from_user: fromUser, id, status, rejection }) =>
+      status === 'rejected' && rejection !== null ? { from_user: fromUser, id, rejection } : { from_user: fromUser, id })
   }
 
   /** The messages between two users, newest first, before a `seq` cursor. */

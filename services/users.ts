@@ -1,16 +1,43 @@
 import { createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto'
 import { sql, type Kysely } from 'kysely'
-import type { PublicUser, RegisterBody } from '../schemas/auth.js'
+import type { PublicUser, RegisterBody, RotateKeyBody } from '../schemas/auth.js'
 import { RESERVED_USER_IDS } from '../schemas/common.js'
 import type { Database, User } from './database.js'
 import type { Ed25519Verifier } from './ed25519.js'
 import { fromBase64 as decodeBase64 } from './protocol/base64.js'
-import { InvalidKeyError, InvalidKeySignatureError, InvalidRequestError, UnknownUserError, UserExistsError } from './errors.js'
-import { x25519KeySigningInput } from './protocol/signing.js'
+import { InvalidKeyError, InvalidKeySignatureError, InvalidRequestError, StaleKeyEpochError, UnknownUserError, UserExistsError } from './errors.js'
+import { x25519KeyBindingSigningInput, x25519KeySigningInput } from './protocol/signing.js'
 
 const KNOWN_CACHE = 100_000
 const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex')
 const PROBE_KEY = generateKeyPairSync('x25519').privateKey
+/** an epoch'd key expires at most this long after it is published */
+const MAX_KEY_LIFETIME_MS = 400 * 24 * 60 * 60 * 1000
+
+/** How a key is bound to its user: epoch 0 and no expiry the v1 way, or under the epoch label. */
+interface KeyBinding {
+  epoch: number
+  expiresAt: string | null
+  /** what the signature must verify over */
+  signingInput: string
+}
+
+type BindingFields = Pick<RegisterBody, 'x25519_public_key' | 'x25519_key_signature' | 'x25519_key_epoch' | 'x25519_key_expires_at'>
+
+/** The binding a body asks for, with the checks that need no key: the fields go together, and the expiry is in bounds. */
+function keyBinding (userId: string, body: BindingFields, now: number): KeyBinding {
+  const { x25519_public_key: key, x25519_key_epoch: epoch, x25519_key_expires_at: expiresAt } = body
+  if (epoch === undefined && expiresAt === undefined) return { epoch: 0, expiresAt: null, signingInput: x25519KeySigningInput(userId, key) }
+  if (epoch === undefined || expiresAt === undefined) throw new InvalidRequestError('x25519_key_epoch and x25519_key_expires_at go together')
+  if (body.x25519_key_signature === undefined) throw new InvalidRequestError('x25519_key_signature is required with x25519_key_epoch')
+  const time = Date.parse(expiresAt)
+  // the pattern admits 2026-13-45T99:99:99.999Z; only a time that prints back the same is a time
+  if (Number.isNaN(time) || new Date(time).toISOString() !== expiresAt) throw new InvalidRequestError('x25519_key_expires_at is not a valid time')
+  if (time <= now || time > now + MAX_KEY_LIFETIME_MS) {
+    throw new InvalidKeyError('x25519_key_expires_at must be later than now and at most 400 days ahead')
+  }
+  return { epoch, expiresAt, signingInput: x25519KeyBindingSigningInput({ userId, x25519PublicKey: key, epoch, expiresAt }) }
+}
 
 /**
  * A 32-byte X25519 public key that is not of low order: OpenSSL refuses to derive the all-zero shared
@@ -34,6 +61,8 @@ export function toPublicUser (user: User): PublicUser {
     public_key: user.public_key,
     x25519_public_key: user.x25519_public_key,
     x25519_key_signature: user.x25519_key_signature,
+    x25519_key_epoch: Number(user.x25519_key_epoch),
+    x25519_key_expires_at: user.x25519_key_expires_at,
     created_at: user.created_at
   }
 }
@@ -58,8 +87,8 @@ export class UserStore {
     if (encryption === undefined || !isValidX25519Key(encryption)) {
       throw new InvalidKeyError('x25519_public_key is not a valid X25519 public key')
     }
-    if (input.x25519_key_signature !== undefined &&
-      !this.#verifier.verify(input.public_key, x25519KeySigningInput(input.user_id, input.x25519_public_key), input.x25519_key_signature)) {
+    const binding = keyBinding(input.user_id, input, Date.now())
+    if (input.x25519_key_signature !== undefined && !this.#verifier.verify(input.public_key, binding.signingInput, input.x25519_key_signature)) {
       throw new InvalidKeySignatureError()
     }
     const now = new Date().toISOString()
@@ -69,6 +98,8 @@ export class UserStore {
       public_key: input.public_key,
       x25519_public_key: input.x25519_public_key,
       x25519_key_signature: input.x25519_key_signature ?? null,
+      x25519_key_epoch: binding.epoch,
+      x25519_key_expires_at: binding.expiresAt,
       created_at: now,
       updated_at: now
     }
@@ -83,23 +114,32 @@ export class UserStore {
 
   /**
    * Replaces a user's X25519 key. The binding signature is required and must verify against the stored
-   * identity key, which never changes.
+   * identity key, which never changes. An epoch'd key must have a greater epoch than the stored one, and once
+   * a key has an epoch a key bound the v1 way is refused: clients refuse keys older than the newest they saw.
    */
-  async rotateEncryptionKey (userId: string, x25519PublicKey: string, signature: string): Promise<PublicUser> {
+  async rotateEncryptionKey (userId: string, body: RotateKeyBody): Promise<PublicUser> {
     const user = await this.get(userId)
     if (user === undefined) throw new UnknownUserError()
-    const encryption = decodeBase64(x25519PublicKey, 32)
+    const binding = keyBinding(userId, body, Date.now())
+    const encryption = decodeBase64(body.x25519_public_key, 32)
     if (encryption === undefined || !isValidX25519Key(encryption)) {
       throw new InvalidKeyError('x25519_public_key is not a valid X25519 public key')
     }
-    if (!this.#verifier.verify(user.public_key, x25519KeySigningInput(userId, x25519PublicKey), signature)) {
+    if (!this.#verifier.verify(user.public_key, binding.signingInput, body.x25519_key_signature)) {
       throw new InvalidKeySignatureError()
     }
-    const updated = { ...user, x25519_public_key: x25519PublicKey, x25519_key_signature: signature, updated_at: new Date().toISOString() }
-    await this.#db.updateTable('users')
-      .set({ x25519_public_key: updated.x25519_public_key, x25519_key_signature: signature, updated_at: updated.updated_at })
-      .where('user_id', '=', userId).execute()
-    return toPublicUser(updated)
+    const set = {
+      x25519_public_key: body.x25519_public_key,
+      x25519_key_signature: body.x25519_key_signature,
+      x25519_key_epoch: binding.epoch,
+      x25519_key_expires_at: binding.expiresAt,
+      updated_at: new Date().toISOString()
+    }
+    // the epoch is compared in the update itself, so that of two rotations at once with the same epoch one wins
+    const result = await this.#db.updateTable('users').set(set).where('user_id', '=', userId)
+      .where('x25519_key_epoch', binding.epoch === 0 ? '=' : '<', binding.epoch).executeTakeFirst()
+    if (Number(result.numUpdatedRows) === 0) throw new StaleKeyEpochError()
+    return toPublicUser({ ...user, ...set })
   }
 
   /** Whether a user id is registered (exact case); positive answers are cached, as users are never removed. */

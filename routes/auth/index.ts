@@ -107,13 +107,15 @@ const routes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['auth'],
       summary: 'Rotate your encryption key',
       description: 'Replaces your X25519 key. The binding signature by your identity key is required. The identity key itself ' +
-        'cannot be replaced. Messages already queued stay encrypted to the old key: keep it until they are read.',
+        'cannot be replaced. Messages already queued stay encrypted to the old key: keep it until they are read. With ' +
+        '`x25519_key_epoch` the epoch must be greater than the current one (409 `stale_key_epoch`), and once a key has an epoch ' +
+        'every later one needs one.',
       security: bearer,
       body: RotateKeyBody,
-      response: { 200: PublicUser, 400: ErrorRef, 401: ErrorRef }
+      response: { 200: PublicUser, 400: ErrorRef, 401: ErrorRef, 409: ErrorRef }
     }
   }, async (request) => {
-    const user = await fastify.users.rotateEncryptionKey(request.user.sub, request.body.x25519_public_key, request.body.x25519_key_signature)
+    const user = await fastify.users.rotateEncryptionKey(request.user.sub, request.body)
     fastify.audit({ event: 'key_rotated', ip: request.ip, user_id: user.user_id })
     return user
   })

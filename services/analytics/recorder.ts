@@ -115,6 +115,9 @@ export class Recorder {
       case 'message':
         this.#count(event.at, event.messageType, event.outcome, event.code ?? '')
         break
+      case 'rejected':
+        this.#count(event.at, 'direct', 'rejected', '')
+        break
       case 'delivered': {
         this.#count(event.at, 'direct', 'delivered', '')
         const latency = Math.max(0, event.latencyMs)

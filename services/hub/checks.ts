@@ -1,5 +1,7 @@
 import { Compile } from 'typebox/compile'
-import { BroadcastEnvelope, Ciphertext, DirectEnvelope, MessageId, ServerEnvelope, type Envelope, type FrameErrorCode } from '../../schemas/frames.js'
+import {
+  BroadcastEnvelope, Ciphertext, DirectEnvelope, MessageId, RejectFrame, ServerEnvelope, type Envelope, type FrameErrorCode
+} from '../../schemas/frames.js'
 import type { Ed25519Verifier } from '../ed25519.js'
 import { CanonicalJsonError } from '../protocol/canonical-json.js'
 import { messageSigningInput } from '../protocol/signing.js'
@@ -20,10 +22,14 @@ export interface CheckOptions {
   now: () => number
 }
 
+/** Every frame a client signs: the envelopes, and the reject that refuses one. */
+export type SignedFrame = Envelope | RejectFrame
+
 const validators = {
   direct: Compile(DirectEnvelope),
   broadcast: Compile(BroadcastEnvelope),
-  server: Compile(ServerEnvelope)
+  server: Compile(ServerEnvelope),
+  reject: Compile(RejectFrame)
 }
 const ciphertext = Compile(Ciphertext)
 const messageId = Compile(MessageId)
@@ -48,21 +54,22 @@ function schemaRefusal (validator: typeof validators[keyof typeof validators], f
 }
 
 /**
- * Every check of an envelope that needs no I/O, cheapest first: shape, sender, encryption fields, rate,
+ * Every check of a signed frame that needs no I/O, cheapest first: shape, sender, encryption fields, rate,
  * signature, clock. The rate limit is taken before the signature is verified, so that a flood of forgeries
  * costs its sender tokens rather than the server verifications.
  */
-export function checkEnvelope (user: HubUser, frame: unknown, o: CheckOptions): Envelope | Refusal {
+export function checkEnvelope (user: HubUser, frame: unknown, o: CheckOptions): SignedFrame | Refusal {
   const type = headerOf(frame)?.message_type
-  if (type !== 'direct' && type !== 'broadcast' && type !== 'server') {
-    return { code: 'invalid_frame', message: 'header.message_type must be direct, broadcast, server or ack' }
+  if (type !== 'direct' && type !== 'broadcast' && type !== 'server' && type !== 'reject') {
+    return { code: 'invalid_frame', message: 'header.message_type must be direct, broadcast, server, ack or reject' }
   }
   const validator = validators[type]
   if (!validator.Check(frame)) return schemaRefusal(validator, frame)
-  const envelope = frame as Envelope
+  const envelope = frame as SignedFrame
   const { header, body } = envelope
   if (header.from !== user.user_id) return { code: 'forbidden', message: 'header.from is not the authenticated user' }
-  if (header.message_type === 'direct') {
+  if (type === 'direct') {
+    const { header, body } = envelope as DirectEnvelope
     const encrypted = header.encrypted_key !== undefined && header.encryption_nonce !== undefined
     if (!encrypted && !o.allowPlaintextDirect) {
       return { code: 'invalid_frame', message: 'direct messages must be encrypted: header.encrypted_key and header.encryption_nonce are required' }

@@ -1,6 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { Compile } from 'typebox/compile'
-import { AckFrame, type Envelope, type FrameErrorCode, type PresenceStatus, type ReceiptStatus } from '../../schemas/frames.js'
+import {
+  AckFrame, type Envelope, type FrameErrorCode, type PresenceStatus, type ReceiptStatus, type RejectFrame, type RejectReason
+} from '../../schemas/frames.js'
 import type { Broker, Delivery, Presence } from '../cluster/cluster.js'
 import type { CommandRegistry } from '../commands.js'
 import type { MessageStore } from '../message-store.js'
@@ -8,7 +10,7 @@ import type { TokenBuckets } from '../token-bucket.js'
 import type { UserStore } from '../users.js'
 import { checkEnvelope, headerOf, idOf, type CheckOptions, type Refusal } from './checks.js'
 import { CLOSE, Connection, type ConnectionInfo, type HubSocket, type HubUser } from './connection.js'
-import { errorFrame, presenceFrame, receiptFrame, serverResponseFrame, storedText, withMeta } from './server-frames.js'
+import { errorFrame, presenceFrame, receiptFrame, rejectedReceiptFrame, serverResponseFrame, storedText, withMeta } from './server-frames.js'
 import { QueueSync } from './sync.js'
 
 export type SubmitResult = { ok: true, status: ReceiptStatus } | { ok: false, refusal: Refusal }
@@ -24,6 +26,8 @@ export type HubEvent =
   | { kind: 'session-close', connectionId: string, userId: string, at: number }
   | { kind: 'message', messageType: 'direct' | 'broadcast' | 'server', userId: string, outcome: 'accepted' | 'duplicate' | 'refused', code?: FrameErrorCode, remoteAddress?: string | null, at: number }
   | { kind: 'delivered', userId: string, latencyMs: number, at: number }
+  /** a direct message of `userId` was refused by its recipient */
+  | { kind: 'rejected', userId: string, reason: RejectReason, at: number }
 
 export interface HubOptions extends Omit<CheckOptions, 'now'> {
   store: MessageStore
@@ -224,6 +228,10 @@ export class Hub {
       this.#ack(conn, frame)
       return
     }
+    if (header?.message_type === 'reject') {
+      this.#reject(conn, frame)
+      return
+    }
     const inReplyTo = idOf(header)
     this.#accept(conn.user, frame, { conn, remoteAddress: conn.remoteAddress }, (result, envelope) => {
       if (result.ok && envelope !== undefined) this.#answer(conn, envelope, result)
@@ -244,12 +252,18 @@ export class Hub {
    * the checked envelope with every result but a refusal by the checks.
    */
   #accept (user: HubUser, frame: unknown, origin: Origin, answer: (result: Routed, envelope?: Envelope) => void): void {
-    const checked = checkEnvelope(user, frame, this.#checks)
-    if ('code' in checked) {
-      this.#emitRefused(user.user_id, frame, checked.code, origin.remoteAddress)
-      answer({ ok: false, refusal: checked })
+    const result = checkEnvelope(user, frame, this.#checks)
+    if ('code' in result) {
+      this.#emitRefused(user.user_id, frame, result.code, origin.remoteAddress)
+      answer({ ok: false, refusal: result })
       return
     }
+    if (result.header.message_type === 'reject') {
+      // a reject sent where a message is expected (over HTTP): the route's schema refuses it first
+      answer({ ok: false, refusal: { code: 'invalid_frame', message: 'a reject is sent over the WebSocket' } })
+      return
+    }
+    const checked = result as Envelope
     const { conn } = origin
     // a frame is queued for storage only once the one before it on its connection is: they commit in order
     const queued = (conn?.tail ?? Promise.resolve()).then(async () => await this.#route(user, checked))
@@ -345,7 +359,11 @@ export class Hub {
       this.#refuse(conn, id, { code: 'rate_limited', message: 'ack rate limit reached', retryAfterMs: wait })
       return
     }
-    this.#o.store.ack(conn.user.user_id, id).then((acked) => {
+    this.#o.store.ack(conn.user.user_id, id, frame.body?.from).then((acked) => {
+      if (acked === 'ambiguous') {
+        this.#refuse(conn, id, { code: 'ambiguous_ack', message: 'several messages have this id: name their sender in body.from' })
+        return
+      }
       const now = this.#now()
       for (const { from_user: from, id: messageId, created_at: createdAt } of acked) {
         this.#emit({ kind: 'delivered', userId: from, latencyMs: now - Date.parse(createdAt), at: now })
@@ -354,6 +372,34 @@ export class Hub {
       }
     }, (err: unknown) => {
       this.#o.log.error({ err }, 'recording an ack failed')
+    })
+  }
+
+  /**
+   * A recipient refuses a direct message: checked on the same path as every signed frame (shape, sender, rate,
+   * signature, clock), then the message is marked rejected and its sender told, with the reject as signed.
+   * Like an ack, a reject that worked is not answered.
+   */
+  #reject (conn: Connection, frame: unknown): void {
+    const checked = checkEnvelope(conn.user, frame, this.#checks)
+    if ('code' in checked) {
+      this.#refuse(conn, idOf(headerOf(frame)), checked)
+      return
+    }
+    // message_type was 'reject', so the reject schema is the one that passed
+    const { header, body } = checked as RejectFrame
+    const rejection = storedText(checked)
+    this.#o.store.reject({ toUser: header.from, fromUser: header.to, id: header.id, reason: body.reason, rejection }).then((row) => {
+      if (row === undefined) {
+        this.#refuse(conn, header.id, { code: 'unknown_message', message: `no message ${header.id} from ${header.to} is pending for you` })
+        return
+      }
+      this.#emit({ kind: 'rejected', userId: header.to, reason: body.reason, at: this.#now() })
+      this.#receiptToSender(header.to, header.id, rejection)
+      this.#o.broker.toUser({ kind: 'receipt', to: header.to, id: header.id, rejection })
+    }, (err: unknown) => {
+      this.#o.log.error({ err }, 'recording a reject failed')
+      this.#refuse(conn, header.id, NOT_STORED)
     })
   }
 
@@ -377,7 +423,7 @@ export class Hub {
         this.#deliver(delivery.to, delivery.seq, delivery.frame)
         return
       case 'receipt':
-        this.#receiptToSender(delivery.to, delivery.id)
+        this.#receiptToSender(delivery.to, delivery.id, delivery.rejection)
         return
       case 'broadcast':
         this.#fanOut(Buffer.from(delivery.frame))
@@ -402,11 +448,14 @@ export class Hub {
     }
   }
 
-  /** The node that tells the sender is the one that notes the receipt as sent. */
-  #receiptToSender (sender: string, id: string): void {
+  /**
+   * `delivered`, or `rejected` with the stored text of the reject. The node that tells the sender is the one
+   * that notes the receipt as sent.
+   */
+  #receiptToSender (sender: string, id: string, rejection?: string): void {
     const set = this.#connections.get(sender)
     if (set === undefined) return
-    const frame = receiptFrame(sender, id, 'delivered', this.#now())
+    const frame = rejection === undefined ? receiptFrame(sender, id, 'delivered', this.#now()) : rejectedReceiptFrame(sender, id, rejection, this.#now())
     for (const conn of set) this.#send(conn, frame)
     this.#o.store.receiptSent(sender, id)
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type {
-  CommandResponse, Envelope, ErrorBody, ErrorFrame, PresenceFrame, PresenceStatus, ReceiptFrame, ReceiptStatus,
-  ServerResponseFrame
+  CommandResponse, ErrorBody, ErrorFrame, PresenceFrame, PresenceStatus, ReceiptFrame, ReceiptStatus, ServerResponseFrame,
+  SignedReject
 } from '../../schemas/frames.js'
 import type { Refusal } from './checks.js'
 
@@ -13,6 +13,19 @@ const stamp = (now: number): { id: string, from: 'server', timestamp: string } =
 
 export function receiptFrame (to: string, inReplyTo: string, status: ReceiptStatus, now: number): string {
   const frame: ReceiptFrame = { header: { ...stamp(now), to, message_type: 'receipt', in_reply_to: inReplyTo }, body: { status } }
+  return JSON.stringify(frame)
+}
+
+/**
+ * The `rejected` receipt: the reason, and the reject as its recipient signed it, so that the sender can check
+ * that the refusal is the recipient's and not the server's. `rejection` is the stored text of the reject.
+ */
+export function rejectedReceiptFrame (to: string, inReplyTo: string, rejection: string, now: number): string {
+  const signed = JSON.parse(rejection) as SignedReject
+  const frame: ReceiptFrame = {
+    header: { ...stamp(now), to, message_type: 'receipt', in_reply_to: inReplyTo },
+    body: { status: 'rejected', reason: signed.body.reason, rejection: signed }
+  }
   return JSON.stringify(frame)
 }
 
@@ -38,7 +51,7 @@ export function presenceFrame (userId: string, status: PresenceStatus, now: numb
 }
 
 /** The envelope as it is stored and sent on: header and body only, whatever meta the sender put in dropped. */
-export function storedText (envelope: Envelope): string {
+export function storedText (envelope: { header: object, body: object }): string {
   return JSON.stringify({ header: envelope.header, body: envelope.body })
 }
 

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { StoredMessage } from '../database.js'
 import type { MessageStore } from '../message-store.js'
 import { CLOSE, type Connection } from './connection.js'
-import { receiptFrame, withMeta } from './server-frames.js'
+import { receiptFrame, rejectedReceiptFrame, withMeta } from './server-frames.js'
 
 const QUEUE_PAGE = 500
 /** connections sending their queue again at once after a resync; the others wait their turn */
@@ -23,7 +23,7 @@ export interface QueueSyncOptions {
 
 /**
  * Sends a connection what is stored for it: the direct messages not acknowledged yet, in order, then the
- * `delivered` receipts its user is owed. Live messages that arrive meanwhile wait in `conn.held` and follow.
+ * `delivered` and `rejected` receipts its user is owed. Live messages that arrive meanwhile wait in `conn.held` and follow.
  */
 export class QueueSync {
   readonly #o: QueueSyncOptions
@@ -109,8 +109,8 @@ export class QueueSync {
       for (;;) {
         const owed = await store.receiptsOwed(userId, QUEUE_PAGE)
         if (conn.closed) return
-        for (const { id } of owed) {
-          send(conn, receiptFrame(userId, id, 'delivered', this.#o.now()))
+        for (const { id, rejection } of owed) {
+          send(conn, rejection === undefined ? receiptFrame(userId, id, 'delivered', this.#o.now()) : rejectedReceiptFrame(userId, id, rejection, this.#o.now()))
           store.receiptSent(userId, id)
         }
         if (owed.length < QUEUE_PAGE) break

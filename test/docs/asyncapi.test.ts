@@ -4,7 +4,7 @@ import Fastify from 'fastify'
 import t from 'tap'
 import { Value } from 'typebox/value'
 import sealwire from '../../app.js'
-import { PUBLIC_USER_EXAMPLE } from '../../schemas/examples.js'
+import { BOB_PUBLIC_KEY, PUBLIC_USER_EXAMPLE } from '../../schemas/examples.js'
 import { CLIENT_FRAMES, FRAME_ERROR_CODES, SERVER_FRAMES } from '../../schemas/frames.js'
 import { asyncApiDocument } from '../../services/asyncapi.js'
 import { verifyStrict } from '../../services/protocol/signature.js'
@@ -54,8 +54,11 @@ t.test('every frame is a message, its payload the schema the server validates wi
   for (const code of FRAME_ERROR_CODES) t.match(doc.info.description, `\`${code}\``, `error code ${code} is described`)
 })
 
-t.test('every example is a valid frame, and the signed ones verify with alice\'s key', async (t) => {
-  const aliceKey = Buffer.from(PUBLIC_USER_EXAMPLE.public_key, 'base64')
+t.test('every example is a valid frame, and the signed ones verify with their signer\'s key', async (t) => {
+  const keys: Record<string, Buffer> = {
+    alice: Buffer.from(PUBLIC_USER_EXAMPLE.public_key, 'base64'),
+    bob: Buffer.from(BOB_PUBLIC_KEY, 'base64')
+  }
   let signed = 0
   for (const [key, message] of Object.entries(doc.components.messages)) {
     for (const { payload } of message.examples) {
@@ -64,10 +67,11 @@ t.test('every example is a valid frame, and the signed ones verify with alice\'s
       if (typeof signature !== 'string') continue
       signed++
       const input = new TextEncoder().encode(messageSigningInput(payload.header, payload.body))
-      t.ok(verifyStrict(aliceKey, input, Buffer.from(signature, 'base64')), `${key}: the signature verifies`)
+      const signer = keys[String(payload.header.from)]
+      t.ok(signer !== undefined && verifyStrict(signer, input, Buffer.from(signature, 'base64')), `${key}: the signature verifies`)
     }
   }
-  t.equal(signed, 5, 'direct, broadcast and server as sent, direct and broadcast as delivered')
+  t.equal(signed, 6, 'direct, broadcast, server and reject as sent, direct and broadcast as delivered')
 })
 
 t.test('served at /docs/asyncapi.json as the build wrote it, and linked from the OpenAPI document', async (t) => {

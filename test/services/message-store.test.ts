@@ -25,12 +25,17 @@ for (const database of testDatabases) {
     t.same(seqs, [...seqs].sort((a, b) => a - b), 'seq follows arrival')
     t.same(await store.store(row('alice', 'bob', 'm2')), { status: 'duplicate', delivered: false }, 'a later resend too')
 
-    const acks = await Promise.all([store.ack('bob', 'm1'), store.ack('bob', 'm1'), store.ack('bob', 'm2'), store.ack('mallory', 'm2')])
-    t.same(acks[0]?.map((a) => a.from_user).sort(), ['alice', 'carol'], 'an ack marks every pending message to its sender with that id')
-    t.same(acks[1], [], 'the second ack of the same message changes nothing')
-    t.match(acks[2], [{ from_user: 'alice', id: 'm2', created_at: String }])
-    t.equal(acks[2]?.length, 1)
-    t.same(acks[3], [], 'an ack touches only the acknowledging user\'s own queue')
+    const acks = await Promise.all([
+      store.ack('bob', 'm1'), store.ack('bob', 'm1', 'alice'), store.ack('bob', 'm1', 'alice'), store.ack('bob', 'm2'), store.ack('mallory', 'm2')
+    ])
+    t.equal(acks[0], 'ambiguous', 'an ack by id alone that names pending messages of two senders marks nothing')
+    t.match(acks[1], [{ from_user: 'alice', id: 'm1', created_at: String }], 'an ack naming the sender marks exactly that message')
+    t.equal((acks[1] as unknown[]).length, 1)
+    t.same(acks[2], [], 'the second ack of the same message changes nothing')
+    t.match(acks[3], [{ from_user: 'alice', id: 'm2', created_at: String }], 'an id alone that names one pending message still works')
+    t.equal((acks[3] as unknown[]).length, 1)
+    t.same(acks[4], [], 'an ack touches only the acknowledging user\'s own queue')
+    t.match(await store.ack('bob', 'm1'), [{ from_user: 'carol', id: 'm1' }], 'once alice\'s m1 is delivered, the id alone names carol\'s')
     t.same(await store.receiptsOwed('alice', 10), [{ from_user: 'alice', id: 'm1' }, { from_user: 'alice', id: 'm2' }])
     store.receiptSent('alice', 'm1')
     await store.flush()
@@ -41,6 +46,39 @@ for (const database of testDatabases) {
     t.same(resent[0], { status: 'duplicate', delivered: true }, 'a resend of a delivered message says it was delivered')
     t.match(resent[1], { status: 'accepted', seq: Number })
     t.same(resent[2], { status: 'duplicate', delivered: false }, 'a second copy in the same batch was not')
+  })
+
+  t.test(`${database.name}: a reject marks exactly (sender, id) to the refusing user rejected, and its receipt is owed`, { skip: database.skip }, async (t) => {
+    const db = await database.open(t)
+    const store = new MessageStore(db)
+    await Promise.all([store.store(row('alice', 'bob', 'm1')), store.store(row('mallory', 'bob', 'm1')), store.store(row('alice', 'bob', 'm2')), store.store(row('alice', 'carol', 'm3'))])
+    const reject = (toUser: string, fromUser: string, id: string) => ({ toUser, fromUser, id, reason: 'decrypt_failed', rejection: `{"id":"${id}"}` })
+    const out = await Promise.all([
+      store.reject(reject('bob', 'alice', 'm1')),
+      store.reject(reject('bob', 'alice', 'm1')),
+      store.reject(reject('mallory', 'alice', 'm3')),
+      store.reject(reject('bob', 'alice', 'm9'))
+    ])
+    t.match(out[0], { from_user: 'alice', id: 'm1', created_at: String })
+    t.equal(out[1], undefined, 'a second reject of the same message finds nothing pending')
+    t.equal(out[2], undefined, 'only the recipient can reject')
+    t.equal(out[3], undefined, 'nor an unknown id')
+    const rows = await db.selectFrom('messages').select(['from_user', 'id', 'status', 'rejected_reason', 'rejection']).orderBy('seq').execute()
+    t.same(rows.map((r) => [r.from_user, r.id, r.status, r.rejected_reason]), [
+      ['alice', 'm1', 'rejected', 'decrypt_failed'], ['mallory', 'm1', 'pending', null], ['alice', 'm2', 'pending', null], ['alice', 'm3', 'pending', null]
+    ], 'mallory\'s message with the same id is untouched')
+    t.same(await store.ack('bob', 'm1', 'alice'), [], 'a rejected message is never delivered')
+    t.match(await store.ack('bob', 'm1'), [{ from_user: 'mallory' }], 'and no longer makes the id ambiguous')
+
+    // an ack and a reject of the same message in one batch: the ack comes first, the reject finds it gone
+    const [acked, late] = await Promise.all([store.ack('bob', 'm2', 'alice'), store.reject(reject('bob', 'alice', 'm2'))])
+    t.match(acked, [{ id: 'm2' }])
+    t.equal(late, undefined)
+    t.same(await store.receiptsOwed('alice', 10), [{ from_user: 'alice', id: 'm1', rejection: '{"id":"m1"}' }, { from_user: 'alice', id: 'm2' }],
+      'the rejected receipt is owed with the signed reject, in order with the delivered ones')
+    store.receiptSent('alice', 'm1')
+    await store.flush()
+    t.same(await store.receiptsOwed('alice', 10), [{ from_user: 'alice', id: 'm2' }])
   })
 
   t.test(`${database.name}: a failed commit rejects every write of its batch and the next batch works`, { skip: database.skip }, async (t) => {
