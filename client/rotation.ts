@@ -26,6 +26,7 @@ const iso = (ms: number): string => new Date(ms).toISOString()
 
 export class KeyRotation {
   readonly #o: RotationOptions
+  #running: Promise<void> | undefined
 
   constructor (options: RotationOptions) {
     this.#o = options
@@ -69,6 +70,12 @@ export class KeyRotation {
    * retired (kept for messages sealed to it) and the identity saved again.
    */
   async rotate (): Promise<void> {
+    // one at a time: the maintenance round and the application may ask together
+    this.#running ??= this.#rotate().finally(() => { this.#running = undefined })
+    await this.#running
+  }
+
+  async #rotate (): Promise<void> {
     const o = this.#o
     const identity = o.identity
     if (!o.canSave()) throw new SealwireError('identity_not_saved', 'a new key would be lost with this process: listen to `identity-changed` and save the identity')
