@@ -531,11 +531,16 @@ export class SealwireClient extends Emitter<ClientEvents> {
         }
         const { header: { in_reply_to: id }, body: { status } } = frame as ReceiptFrame
         if (status === 'delivered') {
-          this.#delivered.get(id)?.resolve()
-          this.#delivered.delete(id)
-        } else {
-          this.#settle(id, { value: status })
+          // after any rejected receipt before it: a message once refused is never delivered
+          this.#incoming = this.#incoming.then(() => {
+            const sent = this.#delivered.get(id)
+            this.#delivered.delete(id)
+            sent?.resolve()
+            this.emit('receipt', { id, status })
+          })
+          return
         }
+        this.#settle(id, { value: status })
         this.emit('receipt', { id, status })
         return
       }
