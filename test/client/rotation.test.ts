@@ -8,6 +8,7 @@ import { createNodeClient, generateIdentity, MemoryStore, readKeyFile, writeKeyF
 import { fromBase64, toBase64, utf8Encode } from '../../services/protocol/base64.js'
 import { verifyStrict } from '../../services/protocol/signature.js'
 import { x25519KeyBindingSigningInput } from '../../services/protocol/signing.js'
+import type { PeerUser } from '../../client/api.js'
 import { tempDir } from '../helper.js'
 import { direct, fakeServer, newX25519Secret, userRecord, type FakeServer } from './hostile-server.js'
 
@@ -113,7 +114,7 @@ t.test('a PUT whose answer was lost is recognised on the next try (stale_key_epo
   server.onPut = (body, user) => {
     calls++
     if (calls === 1) {
-      server.users.set(user, { ...server.users.get(user) as never, ...body })
+      server.users.set(user, { ...server.users.get(user), ...body } as unknown as PeerUser)
       return { status: 502, json: { code: 'bad_gateway', message: 'the answer was lost' } }
     }
     return { status: 409, json: { code: 'stale_key_epoch', message: 'the key epoch must grow' } }
