@@ -7,6 +7,7 @@ import { keyBinding, publicKeys, type Identity, type PendingKey } from './identi
 
 export const DEFAULT_ROTATION_MS = 7 * 86_400_000
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000
+const MAX_LIFETIME_MS = 399 * 86_400_000
 
 export interface RotationOptions {
   identity: Identity
@@ -32,9 +33,9 @@ export class KeyRotation {
     this.#o = options
   }
 
-  /** a key lives two rotation intervals, so one missed rotation does not make it expire */
+  /** a key lives two rotation intervals, so one missed rotation does not make it expire (servers take at most 400 days) */
   get lifetimeMs (): number {
-    return 2 * (this.#o.rotationMs > 0 ? this.#o.rotationMs : DEFAULT_ROTATION_MS)
+    return Math.min(2 * (this.#o.rotationMs > 0 ? this.#o.rotationMs : DEFAULT_ROTATION_MS), MAX_LIFETIME_MS)
   }
 
   /**

@@ -109,7 +109,7 @@ t.test('a PUT whose answer was lost is recognised on the next try (stale_key_epo
   const server = await fakeServer(t)
   const path = join(tempDir(t), 'fay.json')
   writeKeyFile(path, generateIdentity('fay'))
-  server.users.set('fay', { user_id: 'fay', username: 'fay', public_key: '', x25519_public_key: '', x25519_key_signature: null, created_at: new Date().toISOString(), x25519_key_epoch: 0 })
+  server.users.set('fay', { user_id: 'fay', username: 'fay', public_key: '', x25519_public_key: '', x25519_key_signature: null, created_at: new Date().toISOString(), x25519_key_epoch: 0, x25519_key_expires_at: null })
   let calls = 0
   server.onPut = (body, user) => {
     calls++
