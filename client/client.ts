@@ -123,7 +123,8 @@ export class SealwireClient extends Emitter<ClientEvents> {
 
   /**
    * Registers this identity: its X25519 key bound at its epoch (1 for a new identity) with an expiry two
-   * rotation intervals away; the v1 way (no epoch) when this client never rotates.
+   * rotation intervals away. Listen to `identity-changed` (and save) first: a client that cannot save its
+   * identity, or never rotates, registers the v1 way (no epoch, no expiry).
    */
   async register (): Promise<PeerUser> {
     const { public_key: publicKey } = publicKeys(this.identity)

@@ -40,11 +40,13 @@ export class KeyRotation {
 
   /**
    * The key fields for registration: the current key bound at its epoch (at least 1) with a fresh expiry, or the
-   * v1 way when this client never rotates. `commit` stores the epoch in the identity once the server took it.
+   * v1 way (no epoch, no expiry) when this client cannot rotate (rotation off, or nothing saves the identity):
+   * an expiring key that is never replaced would make the user unreachable. `commit` stores the epoch in the
+   * identity once the server took it.
    */
   registration (): { fields: KeyFields, commit: () => Promise<void> } {
     const identity = this.#o.identity
-    if (this.#o.rotationMs === 0) return { fields: { ...publicKeys({ ...identity, encryptionKeyEpoch: 0 }) }, commit: async () => {} }
+    if (this.#o.rotationMs === 0 || !this.#o.canSave()) return { fields: { ...publicKeys({ ...identity, encryptionKeyEpoch: 0 }) }, commit: async () => {} }
     const epoch = Math.max(1, identity.encryptionKeyEpoch ?? 0)
     const expiresAt = iso(Date.now() + this.lifetimeMs)
     return {

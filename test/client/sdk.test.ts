@@ -10,12 +10,8 @@ async function server (t: Test): Promise<{ app: FastifyInstance, url: string }> 
   return { app, url }
 }
 
-/**
- * Keys registered the v1 way (no rotation, so no epoch): these tests are about messaging and run against any
- * server; the ordered key bindings against the real server are in sdk-epochs.test.ts.
- */
 function client (t: Test, url: string, userId: string, store = new MemoryStore(), identity = generateIdentity(userId)): SealwireClient {
-  const c = createNodeClient({ serverUrl: url, identity, store, reconnectDelayMs: { min: 50, max: 200 }, encryptionKeyRotationMs: 0 })
+  const c = createNodeClient({ serverUrl: url, identity, store, reconnectDelayMs: { min: 50, max: 200 } })
   t.teardown(() => c.close())
   return c
 }

@@ -34,8 +34,8 @@ t.test('HTTPS and WSS with a generated certificate, and the HTTP redirect', asyn
   t.teardown(() => app.close())
   t.match(url, /^https:\/\//)
 
-  const alice = createNodeClient({ serverUrl: url, identity: generateIdentity('alice'), insecureTls: true, store: new MemoryStore(), encryptionKeyRotationMs: 0 })
-  const bob = createNodeClient({ serverUrl: url, identity: generateIdentity('bob'), insecureTls: true, store: new MemoryStore(), encryptionKeyRotationMs: 0 })
+  const alice = createNodeClient({ serverUrl: url, identity: generateIdentity('alice'), insecureTls: true, store: new MemoryStore() })
+  const bob = createNodeClient({ serverUrl: url, identity: generateIdentity('bob'), insecureTls: true, store: new MemoryStore() })
   t.teardown(() => { alice.close(); bob.close() })
   await alice.register()
   await bob.register()

@@ -149,7 +149,7 @@ t.test('embedded under /chat: the host gets app.sealwire and nothing else; its o
   const js = /src="(dashboard\/app\.js\?v=[\w-]+)"/.exec(dashboard)?.[1] ?? 'none'
   t.equal((await fetch(`${url}/chat/${js}`)).status, 200, js)
 
-  const alice = createNodeClient({ serverUrl: `${url}/chat`, identity: generateIdentity('alice'), store: new MemoryStore(), encryptionKeyRotationMs: 0 })
+  const alice = createNodeClient({ serverUrl: `${url}/chat`, identity: generateIdentity('alice'), store: new MemoryStore() })
   t.teardown(() => alice.close())
   await alice.register()
   await alice.connect()
