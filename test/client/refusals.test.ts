@@ -5,6 +5,7 @@ import t from 'tap'
 import { createNodeClient, generateIdentity, MemoryStore, publicKeys, RejectedError, type SealwireError } from '../../client/node.js'
 import { signEnvelope } from '../../client/identity.js'
 import { fromBase64, utf8Encode } from '../../services/protocol/base64.js'
+import { Ed25519Verifier } from '../../services/ed25519.js'
 import { verifyStrict } from '../../services/protocol/signature.js'
 import { messageSigningInput } from '../../services/protocol/signing.js'
 import { direct, fakeServer, newX25519Secret, receipt, userRecord, type Frame } from './hostile-server.js'
@@ -36,6 +37,8 @@ t.test('a message that fails to decrypt or verify gets a correctly signed reject
     t.ok(Math.abs(Date.parse(String(reject.header.timestamp)) - Date.now()) < 60_000)
     t.ok(verifyStrict(aliceKey, utf8Encode(messageSigningInput(reject.header, reject.body)), fromBase64(String(reject.header.signature), 64) as Uint8Array),
       `${reason}: signed by alice over sealwire/v1/message: + JCS({header, body})`)
+    t.ok(new Ed25519Verifier().verify(publicKeys(alice).public_key, messageSigningInput(reject.header, reject.body), String(reject.header.signature)),
+      `${reason}: and the server's own verifier (OpenSSL) agrees`)
   }
   t.same(shown, ['fine'])
 })
