@@ -4,6 +4,20 @@ import { SealwireError } from './errors.js'
 
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>
 
+/**
+ * A user as GET /auth/users/:id answers, with the key-epoch fields of issue 14 (client-side until
+ * schemas/auth.ts has them). Absent fields are read as epoch 0 and no expiry: a v1 key or an older server.
+ */
+export type PeerUser = PublicUser & { x25519_key_epoch?: number, x25519_key_expires_at?: string | null }
+
+/** The key fields of POST /auth/register and PUT /auth/keys/x25519: the epoch fields only for an ordered binding. */
+export interface KeyFields {
+  x25519_public_key: string
+  x25519_key_signature: string
+  x25519_key_epoch?: number
+  x25519_key_expires_at?: string
+}
+
 export interface HistoryPage {
   messages: Array<{ seq: number, header: Record<string, unknown>, body: Record<string, unknown>, status: 'pending' | 'delivered', received_at: string, delivered_at: string | null }>
   next_before: number | null
@@ -19,8 +33,8 @@ export class HttpApi {
     this.#fetch = fetchImpl
   }
 
-  async register (body: Record<string, string>): Promise<PublicUser> {
-    return await this.#call<PublicUser>('POST', '/auth/register', { body })
+  async register (body: KeyFields & { user_id: string, username: string, public_key: string }): Promise<PeerUser> {
+    return await this.#call<PeerUser>('POST', '/auth/register', { body: { ...body } })
   }
 
   async challenge (userId: string): Promise<ChallengeResponse> {
@@ -31,12 +45,12 @@ export class HttpApi {
     return await this.#call<TokenResponse>('POST', '/auth/login?verify=true', { body: { user_id: userId, challenge, signature } })
   }
 
-  async user (userId: string, token: string): Promise<PublicUser> {
-    return await this.#call<PublicUser>('GET', `/auth/users/${encodeURIComponent(userId)}`, { token })
+  async user (userId: string, token: string): Promise<PeerUser> {
+    return await this.#call<PeerUser>('GET', `/auth/users/${encodeURIComponent(userId)}`, { token })
   }
 
-  async rotateKey (token: string, body: { x25519_public_key: string, x25519_key_signature: string }): Promise<PublicUser> {
-    return await this.#call<PublicUser>('PUT', '/auth/keys/x25519', { body, token })
+  async rotateKey (token: string, body: KeyFields): Promise<PeerUser> {
+    return await this.#call<PeerUser>('PUT', '/auth/keys/x25519', { body: { ...body }, token })
   }
 
   async pending (token: string): Promise<number> {

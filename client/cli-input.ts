@@ -96,6 +96,8 @@ export function parseSlash (line: string): Request | undefined {
     }
     case 'users': return { cmd: 'users' }
     case 'safety': return { cmd: 'safety', user: rest[0] }
+    case 'verify': return { cmd: 'verify', user: rest[0] }
+    case 'accept': return { cmd: 'accept', user: rest[0] }
     case 'history': return { cmd: 'history', peer: rest[0] }
     case 'quit': case 'exit': return { cmd: 'quit' }
     default: return { cmd: 'help' }

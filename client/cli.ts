@@ -28,12 +28,16 @@ prompt shows (bob> ). With no conversation open the line is refused, never sent 
   /dm <user> [text]    open the conversation with <user>, and send it text if given (encrypted)
   /open <user>         open the conversation with <user>;  /close  close it
   /all <text>          a PUBLIC broadcast: NOT encrypted; everyone online and the server read it
-  /cmd <name> [json]   run a server command;  /users  who is online;  /safety <user>  compare it out of band
+  /cmd <name> [json]   run a server command;  /users  who is online
+  /safety <user>       the safety number to compare out of band, and whether <user>'s key is verified
+  /verify <user>       show the safety number and mark <user>'s key verified (you compared it)
+  /accept <user>       accept <user>'s changed key (compare the new safety number first); sending resumes
   /history <peer>      the stored conversation with <peer>;  /help;  /quit
 
 --json: one object per line, each may carry a "ref" that its answer repeats:
   {"cmd":"dm","to":"bob","text":"hi"}  {"cmd":"all","text":"public, not encrypted"}  {"cmd":"command","name":"ping"}
-  {"cmd":"users"}  {"cmd":"safety","user":"bob"}  {"cmd":"history","peer":"bob"}  {"cmd":"open","peer":"bob"}
+  {"cmd":"users"}  {"cmd":"safety","user":"bob"}  {"cmd":"verify","user":"bob"}  {"cmd":"accept","user":"bob"}
+  {"cmd":"history","peer":"bob"}  {"cmd":"open","peer":"bob"}
   {"cmd":"say","text":"to the open conversation"}  {"cmd":"close"}  {"cmd":"quit"}
   Lines sent before the connection is up wait and run in order. A command that fails or cannot run prints
   {"event":"error","code":...,"command":...,"ref":...}; then chat exits with status 1 (as it does with piped input
@@ -105,7 +109,7 @@ function required (request: Request, field: string, what = field): string {
 
 /**
  * Refuses a user the server does not know (`unknown_user`, from GET /auth/users/:id). The safety number is
- * the SDK's public look-up; it pins the key on first use, as any first message from them would.
+ * the SDK's public look-up; it pins nothing (the first message does).
  */
 async function requireUser (client: SealwireClient, userId: string): Promise<void> {
   await client.safetyNumber(userId)
@@ -141,9 +145,14 @@ async function chat (client: SealwireClient, o: Options): Promise<number> {
   client.on('broadcast', (m) => print({ event: 'broadcast', id: m.id, from: m.from, text: m.text, timestamp: m.timestamp }, `[${m.from} → all, public] ${m.text}`))
   client.on('presence', (p) => print({ event: 'presence', user_id: p.userId, status: p.status }, `* ${p.userId} is ${p.status}`))
   client.on('receipt', (r) => { if (r.status === 'delivered') print({ event: 'delivered', id: r.id }, `* delivered ${r.id.slice(0, 8)}`) })
-  client.on('rejected', (r) => print({ event: 'rejected', id: r.id, from: r.from, reason: r.reason, message: r.message }, `! dropped a message from ${r.from ?? '?'}: ${r.message}`))
-  client.on('key-changed', (e) => print({ event: 'key_changed', user_id: e.userId }, `!!! ${e.message}`))
-  client.on('error', (e) => print({ event: 'error', code: e.code, message: e.message }, `! ${e.code}: ${e.message}`))
+  client.on('rejected', (r) => print({ event: 'rejected', id: r.id, from: r.from, reason: r.reason, message: r.message }, `! refused a message from ${r.from ?? '?'} (${r.reason}): ${r.message}`))
+  client.on('rejected-receipt', (e) => print({ event: 'rejected_receipt', id: e.messageId, user_id: e.recipient, reason: e.reason }, `! ${e.recipient} refused ${e.messageId.slice(0, 8)} (${e.reason}): not delivered`))
+  client.on('key-changed', (e) => print({ event: 'key_changed', user_id: e.userId }, `!!! ${e.message}; then /accept ${e.userId}`))
+  client.on('error', (e) => {
+    // a refused key is reported by the command that tried to use it
+    if (e.code === 'key_rollback' || e.code === 'key_expired') return
+    print({ event: 'error', code: e.code, message: e.message }, `! ${e.code}: ${e.message}`)
+  })
 
   const parse = (line: string): Request | undefined => json ? parseJsonLine(line) : parseSlash(line)
 
@@ -217,7 +226,25 @@ async function chat (client: SealwireClient, o: Options): Promise<number> {
       case 'safety': {
         const user = required(request, 'user', 'a user')
         const number = await client.safetyNumber(user)
-        reply({ event: 'safety', user_id: user, safety_number: number }, `safety number with ${user}:\n  ${number}\ncompare it with theirs out of band`)
+        const trust = await client.trust(user)
+        const state = trust === undefined ? 'not pinned yet (pinned when you first write)' : trust.state
+        reply({ event: 'safety', user_id: user, safety_number: number, trust: trust?.state ?? null },
+          `safety number with ${user}:\n  ${number}\nkey: ${state}; compare it with theirs out of band, then /verify ${user}`)
+        return true
+      }
+      case 'verify': {
+        const user = required(request, 'user', 'a user')
+        const number = await client.safetyNumber(user)
+        const trust = await client.markVerified(user, number)
+        reply({ event: 'verified', user_id: user, safety_number: number, trust: trust.state }, `safety number with ${user}:\n  ${number}\n* ${user}'s key is now marked verified`)
+        return true
+      }
+      case 'accept': {
+        const user = required(request, 'user', 'a user')
+        const trust = await client.acceptKeyChange(user)
+        const number = await client.safetyNumber(user)
+        reply({ event: 'accepted', user_id: user, safety_number: number, trust: trust.state },
+          `* accepted ${user}'s key (unverified); its safety number:\n  ${number}\ncompare it, then /verify ${user}`)
         return true
       }
       case 'history': {

@@ -1,111 +1,25 @@
-import type { PublicUser } from '../schemas/auth.js'
 import type { JsonValue } from '../schemas/common.js'
 import type { DeliveredBroadcast, DeliveredDirect, ErrorFrame, PresenceFrame, ReceiptFrame, ServerResponseFrame } from '../schemas/frames.js'
 import { fromBase64, utf8Encode } from '../services/protocol/base64.js'
-import { DecryptError, openDirect, sealDirect } from '../services/protocol/direct.js'
+import { openDirect, sealDirect } from '../services/protocol/direct.js'
 import { verifyStrict } from '../services/protocol/signature.js'
-import { messageSigningInput, x25519KeySigningInput } from '../services/protocol/signing.js'
-import { HttpApi, type Fetch } from './api.js'
+import { messageSigningInput } from '../services/protocol/signing.js'
+import { HttpApi, type PeerUser } from './api.js'
 import { Emitter } from './emitter.js'
-import { KeyChangedError, SealwireError } from './errors.js'
-import { parseCommandResponse, parseServerFrame } from './frames.js'
-import { newEncryptionKey, publicKeys, signEnvelope, signLogin, type Identity } from './identity.js'
-import { safetyNumber } from './safety.js'
+import { RejectedError, SealwireError } from './errors.js'
+import { parseCommandResponse, parseServerFrame, type RejectedReceiptFrame } from './frames.js'
+import { publicKeys, signEnvelope, signLogin, type Identity } from './identity.js'
+import { PeerKeys, type Trust } from './keys.js'
+import { ackFrame, checkEnvelope, checkRejection, rejectFrame } from './receive.js'
+import { DEFAULT_RETENTION_MS, DEFAULT_ROTATION_MS, KeyRotation } from './rotation.js'
 import { MemoryStore, type ClientStore } from './store.js'
 
-/** The part of the WebSocket API the client uses: the browser's WebSocket and the `ws` package both have it. */
-export interface WebSocketLike {
-  readonly readyState: number
-  send: (data: string) => void
-  close: (code?: number, reason?: string) => void
-  addEventListener: ((type: 'open' | 'error', listener: () => void) => void) &
-  ((type: 'message', listener: (event: { data: unknown }) => void) => void) &
-  ((type: 'close', listener: (event: { code: number, reason: string }) => void) => void)
-}
-export type WebSocketFactory = (url: string) => WebSocketLike
+import type { ClientEvents, ClientOptions, HistoryEntry, SentMessage, WebSocketFactory, WebSocketLike } from './types.js'
 
-export interface ClientOptions {
-  /** http(s)://host:port of the server, with any prefix it is mounted under */
-  serverUrl: string
-  identity: Identity
-  /** how to open a WebSocket; defaults to the global WebSocket (browsers, Node 22+) */
-  webSocket?: WebSocketFactory
-  fetch?: Fetch
-  /** pinned keys and seen message ids; in memory by default */
-  store?: ClientStore
-  /** accepted distance between a message's timestamp and the server's receipt time (default 5 min) */
-  clockSkewMs?: number
-  /** reconnect after the connection drops (default true) */
-  reconnect?: boolean
-  /** first and largest reconnect delay; each delay is random up to the current bound (full jitter) */
-  reconnectDelayMs?: { min: number, max: number }
-  /** how long to wait for `accepted` or a command's answer (default 15 s) */
-  requestTimeoutMs?: number
-  /** replace the X25519 key this often (default 7 days; 0 never); listen to `identity-changed` to save it */
-  encryptionKeyRotationMs?: number
-  /** keep a replaced key at least this long, for senders that still have the old one (default 10 min) */
-  retiredKeyGraceMs?: number
-}
-
-export interface DirectMessage {
-  id: string
-  from: string
-  to: string
-  text: string
-  /** the sender's timestamp */
-  timestamp: string
-  /** when the server received it */
-  receivedAt: string | undefined
-}
-
-export interface BroadcastMessage {
-  id: string
-  from: string
-  text: string
-  timestamp: string
-  receivedAt: string | undefined
-}
-
-export type RejectionReason = 'bad_signature' | 'key_changed' | 'decrypt_failed' | 'clock_skew' | 'not_encrypted' | 'misrouted' | 'unknown_sender' | 'malformed'
-
-/** A message that failed a check: it is never shown; this says why. */
-export interface RejectedMessage {
-  id: string | undefined
-  from: string | undefined
-  reason: RejectionReason
-  message: string
-}
-
-export interface SentMessage {
-  id: string
-  /** resolves when the recipient has acknowledged the message (possibly in a later session) */
-  delivered: Promise<void>
-}
-
-export interface HistoryEntry {
-  id: string
-  from: string
-  to: string
-  timestamp: string
-  status: 'pending' | 'delivered'
-  /** the decrypted text, or undefined when it could not be verified and decrypted */
-  text: string | undefined
-  error: string | undefined
-}
-
-export interface ClientEvents {
-  connected: { reconnected: boolean }
-  disconnected: { code: number, reason: string, willReconnect: boolean }
-  message: DirectMessage
-  broadcast: BroadcastMessage
-  presence: { userId: string, status: 'online' | 'offline' }
-  receipt: { id: string, status: 'accepted' | 'delivered' | 'duplicate' }
-  rejected: RejectedMessage
-  'key-changed': KeyChangedError
-  /** the identity's keys changed (rotation, or retired keys erased): save it */
-  'identity-changed': Identity
-  error: SealwireError
-}
+export type {
+  BroadcastMessage, ClientEvents, ClientOptions, DirectMessage, HistoryEntry, RejectedMessage, RejectionReason, RejectReason,
+  SentMessage, Trust, WebSocketFactory, WebSocketLike
+} from './types.js'
 
 interface Awaiting {
   text: string
@@ -116,7 +30,8 @@ interface Awaiting {
 }
 
 const OPEN = 1
-const USER_CACHE_MS = 60_000
+const CLOCK_SKEW_MS = 300_000
+const DEFAULT_REPLAY_WINDOW_MS = 30 * 86_400_000 + CLOCK_SKEW_MS
 
 function str (value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined
@@ -124,8 +39,10 @@ function str (value: unknown): string | undefined {
 
 /**
  * A Sealwire user: registers, logs in, keeps a connection open, and sends and receives end-to-end encrypted
- * messages. Incoming messages are verified against the sender's pinned identity key, checked for time and
- * replay, decrypted, handed to the `message` listeners, and acknowledged only after every listener is done.
+ * messages. Incoming messages are verified against the sender's pinned identity key, checked for time (by
+ * their signed timestamp) and replay (by the store), decrypted, handed to the `message` listeners, and
+ * acknowledged only after every listener is done; a message that fails a check is refused with a signed
+ * `reject`, so its sender learns it was not delivered.
  */
 export class SealwireClient extends Emitter<ClientEvents> {
   readonly identity: Identity
@@ -134,16 +51,16 @@ export class SealwireClient extends Emitter<ClientEvents> {
   readonly #webSocket: WebSocketFactory
   readonly #store: ClientStore
   readonly #skewMs: number
+  readonly #windowMs: number
   readonly #reconnect: boolean
   readonly #delay: { min: number, max: number }
   readonly #timeoutMs: number
-  #keys: ReturnType<typeof publicKeys>
-  readonly #rotationMs: number
-  readonly #graceMs: number
+  readonly #retentionMs: number
+  readonly #peers: PeerKeys
+  readonly #rotation: KeyRotation
   #maintenance: ReturnType<typeof setInterval> | undefined
-  readonly #users = new Map<string, { user: PublicUser, fetchedAt: number }>()
   readonly #awaiting = new Map<string, Awaiting>()
-  readonly #delivered = new Map<string, () => void>()
+  readonly #delivered = new Map<string, { to: string, resolve: () => void, reject: (err: RejectedError) => void }>()
   #token: string | undefined
   #tokenExpiresAt = 0
   #ws: WebSocketLike | undefined
@@ -164,15 +81,30 @@ export class SealwireClient extends Emitter<ClientEvents> {
     if (factory === undefined) throw new SealwireError('no_websocket', 'no WebSocket here: pass `webSocket`, or use createNodeClient from sealwire/client/node')
     this.#webSocket = factory
     this.#store = options.store ?? new MemoryStore()
-    this.#skewMs = options.clockSkewMs ?? 300_000
+    this.#skewMs = options.clockSkewMs ?? CLOCK_SKEW_MS
+    this.#windowMs = options.replayWindowMs ?? DEFAULT_REPLAY_WINDOW_MS
     this.#reconnect = options.reconnect ?? true
     this.#delay = options.reconnectDelayMs ?? { min: 500, max: 30_000 }
     this.#timeoutMs = options.requestTimeoutMs ?? 15_000
-    this.#keys = publicKeys(this.identity)
     // an identity from before rotation existed (or from an environment variable) counts from now
     this.identity.encryptionKeyCreatedAt ??= new Date().toISOString()
-    this.#rotationMs = options.encryptionKeyRotationMs ?? 7 * 86_400_000
-    this.#graceMs = options.retiredKeyGraceMs ?? 600_000
+    this.#retentionMs = options.retiredKeyRetentionMs ?? DEFAULT_RETENTION_MS
+    this.#peers = new PeerKeys({
+      api: this.#api,
+      store: this.#store,
+      token: async () => await this.#ensureToken(),
+      me: () => ({ userId: this.userId, publicKey: publicKeys(this.identity).public_key }),
+      onKeyChanged: (err) => this.emit('key-changed', err)
+    })
+    this.#rotation = new KeyRotation({
+      identity: this.identity,
+      api: this.#api,
+      token: async () => await this.#ensureToken(),
+      rotationMs: options.encryptionKeyRotationMs ?? DEFAULT_ROTATION_MS,
+      retentionMs: this.#retentionMs,
+      save: async () => await this.emitAsync('identity-changed', this.identity),
+      canSave: () => this.listenerCount('identity-changed') > 0
+    })
   }
 
   get userId (): string {
@@ -189,9 +121,16 @@ export class SealwireClient extends Emitter<ClientEvents> {
 
   // ---- account -----------------------------------------------------------------------------------
 
-  async register (): Promise<PublicUser> {
-    const user = await this.#api.register({ user_id: this.identity.userId, username: this.identity.username, ...this.#keys })
-    await this.#store.setPin(user.user_id, user.public_key)
+  /**
+   * Registers this identity: its X25519 key bound at its epoch (1 for a new identity) with an expiry two
+   * rotation intervals away. Listen to `identity-changed` (and save) first: a client that cannot save its
+   * identity, or never rotates, registers the v1 way (no epoch, no expiry).
+   */
+  async register (): Promise<PeerUser> {
+    const { public_key: publicKey } = publicKeys(this.identity)
+    const { fields, commit } = this.#rotation.registration()
+    const user = await this.#api.register({ user_id: this.identity.userId, username: this.identity.username, public_key: publicKey, ...fields })
+    await commit()
     return user
   }
 
@@ -285,86 +224,63 @@ export class SealwireClient extends Emitter<ClientEvents> {
     this.close()
   }
 
-  // ---- encryption key rotation ---------------------------------------------------------------------
+  // ---- own encryption keys ---------------------------------------------------------------------------
 
   /**
-   * Publishes a new X25519 key (signed by the identity key) and keeps the old secret key, retired, to open
-   * messages already queued for it. Emits `identity-changed`.
+   * Publishes a new X25519 key at the next epoch. The new secret key is saved first (the `identity-changed`
+   * listeners are awaited); when publishing fails it stays pending and the next call publishes that same key.
+   * The old secret key is kept, retired, for messages sealed to it.
    */
   async rotateEncryptionKey (): Promise<void> {
-    const next = newEncryptionKey(this.identity)
-    await this.#api.rotateKey(await this.#ensureToken(), { x25519_public_key: next.x25519_public_key, x25519_key_signature: next.x25519_key_signature })
-    const now = new Date().toISOString()
-    this.identity.retiredEncryptionKeys = [...this.identity.retiredEncryptionKeys ?? [], { secretKey: this.identity.encryptionSecretKey, retiredAt: now }]
-    this.identity.encryptionSecretKey = next.secretKey
-    this.identity.encryptionKeyCreatedAt = now
-    this.#keys = publicKeys(this.identity)
-    this.emit('identity-changed', this.identity)
+    await this.#rotation.rotate()
   }
 
-  /**
-   * Erases retired keys once nothing is queued for this user and each has been retired longer than the
-   * grace period (senders cache keys for a minute). Returns how many were erased.
-   */
+  /** Erases retired keys retired longer than `retiredKeyRetentionMs`. Returns how many were erased. */
   async eraseRetiredKeys (): Promise<number> {
-    const retired = this.identity.retiredEncryptionKeys ?? []
-    if (retired.length === 0) return 0
-    if (await this.#api.pending(await this.#ensureToken()) > 0) return 0
-    const cutoff = Date.now() - this.#graceMs
-    const keep = retired.filter((k) => Date.parse(k.retiredAt) > cutoff)
-    const erased = retired.filter((k) => Date.parse(k.retiredAt) <= cutoff)
-    if (erased.length === 0) return 0
-    // overwrite what JavaScript lets us overwrite; the rest is up to the garbage collector
-    for (const k of erased) k.secretKey.fill(0)
-    this.identity.retiredEncryptionKeys = keep
-    this.emit('identity-changed', this.identity)
-    return erased.length
+    return await this.#rotation.eraseRetired()
   }
 
   #startMaintenance (): void {
     const run = async (): Promise<void> => {
-      const created = Date.parse(this.identity.encryptionKeyCreatedAt ?? '')
-      if (this.#rotationMs > 0 && Date.now() - created >= this.#rotationMs) await this.rotateEncryptionKey()
-      await this.eraseRetiredKeys()
+      await this.#store.pruneSeen(Date.now() - this.#windowMs)
+      if (this.#rotation.due()) await this.#rotation.rotate()
+      await this.#rotation.eraseRetired()
     }
     const safely = (): void => {
-      run().catch((err: unknown) => this.emit('error', err instanceof SealwireError ? err : new SealwireError('maintenance_failed', 'key rotation failed; it will be tried again', { cause: err })))
+      run().catch((err: unknown) => this.emit('error', err instanceof SealwireError ? err : new SealwireError('maintenance_failed', 'key maintenance failed; it will be tried again', { cause: err })))
     }
     clearInterval(this.#maintenance)
     safely()
-    this.#maintenance = setInterval(safely, Math.max(1000, Math.min(this.#graceMs, 600_000)))
+    this.#maintenance = setInterval(safely, Math.max(1000, Math.min(this.#retentionMs, 600_000)))
     const timer = this.#maintenance as { unref?: () => void }
     timer.unref?.()
   }
 
-  /** Opens a direct message with the current key, then with each retired one. */
-  #decrypt (p: { from: string, to: string, id: string, content: string, encryption_nonce: string, encryptedKey: string }): string {
-    const keys = [this.identity.encryptionSecretKey, ...(this.identity.retiredEncryptionKeys ?? []).map((k) => k.secretKey).reverse()]
-    let last: unknown
-    for (const secretKey of keys) {
-      try {
-        return openDirect({ ...p, secretKey })
-      } catch (err) {
-        last = err
-      }
-    }
-    throw last
-  }
-
   // ---- sending -----------------------------------------------------------------------------------
 
-  /** Encrypts `text` to `to`, signs and sends it; resolves once the server has stored it. */
+  /**
+   * Encrypts `text` to `to`, signs and sends it; resolves once the server has stored it. A key of `to` that
+   * fails the checks (changed identity key, rolled back or expired encryption key) is refused: nothing is sent.
+   */
   async sendDirect (to: string, text: string): Promise<SentMessage> {
-    const peer = await this.#encryptionKey(to)
+    let peer: Uint8Array
+    try {
+      peer = await this.#peers.encryptionKey(to)
+    } catch (err) {
+      if (err instanceof SealwireError && (err.code === 'key_rollback' || err.code === 'key_expired')) this.emit('error', err)
+      throw err
+    }
     const id = crypto.randomUUID()
     const sealed = sealDirect({
-      from: this.userId, to, id, plaintext: text, recipientKey: peer, senderKey: fromBase64(this.#keys.x25519_public_key, 32)
+      from: this.userId, to, id, plaintext: text, recipientKey: peer, senderKey: fromBase64(publicKeys(this.identity).x25519_public_key, 32)
     })
     const { content, ...keys } = sealed
     const envelope = signEnvelope(this.identity, {
       id, from: this.userId, to, message_type: 'direct', timestamp: new Date().toISOString(), ...keys
     }, { content })
-    const delivered = new Promise<void>((resolve) => this.#delivered.set(id, resolve))
+    const delivered = new Promise<void>((resolve, reject) => this.#delivered.set(id, { to, resolve, reject }))
+    // a refusal nobody awaits must not end the process as an unhandled rejection
+    delivered.catch(() => {})
     await this.#request(id, JSON.stringify(envelope), 'receipt')
     return { id, delivered }
   }
@@ -441,55 +357,54 @@ export class SealwireClient extends Emitter<ClientEvents> {
     return { messages, nextBefore: page.next_before }
   }
 
-  /** 60 digits to compare with `peer` out of band: equal on both sides unless a key was swapped. */
-  async safetyNumber (peer: string): Promise<string> {
-    const user = await this.#user(peer)
-    return safetyNumber({ userId: this.userId, publicKey: this.#keys.public_key }, { userId: peer, publicKey: user.public_key })
-  }
-
-  // ---- keys of others ----------------------------------------------------------------------------
-
-  /** A user's record, its identity key checked against the pin (pinned on first use). */
-  async #user (userId: string, fresh = false): Promise<PublicUser> {
-    const cached = this.#users.get(userId)
-    if (!fresh && cached !== undefined && Date.now() - cached.fetchedAt < USER_CACHE_MS) return cached.user
-    const user = await this.#api.user(userId, await this.#ensureToken())
-    const pinned = await this.#store.getPin(userId)
-    if (pinned === undefined) {
-      await this.#store.setPin(userId, user.public_key)
-    } else if (pinned !== user.public_key) {
-      const err = new KeyChangedError(userId, pinned, user.public_key)
-      this.emit('key-changed', err)
-      throw err
-    }
-    this.#users.set(userId, { user, fetchedAt: Date.now() })
-    return user
-  }
-
-  /** The X25519 key to encrypt to, only when its binding signature verifies with the pinned identity key. */
-  async #encryptionKey (userId: string): Promise<Uint8Array> {
-    const user = await this.#user(userId)
-    const identityKey = fromBase64(user.public_key, 32)
-    const encryptionKey = fromBase64(user.x25519_public_key, 32)
-    const binding = user.x25519_key_signature === null ? undefined : fromBase64(user.x25519_key_signature, 64)
-    if (identityKey === undefined || encryptionKey === undefined || binding === undefined ||
-      !verifyStrict(identityKey, utf8Encode(x25519KeySigningInput(userId, user.x25519_public_key)), binding)) {
-      this.#users.delete(userId)
-      throw new SealwireError('unverified_key', `the encryption key of ${userId} is not signed by its identity key: not encrypting to it`)
-    }
-    return encryptionKey
-  }
-
   async #verify (header: Record<string, unknown>, body: Record<string, unknown>): Promise<void> {
     const from = str(header.from)
     const signature = str(header.signature)
     if (from === undefined || signature === undefined) throw new SealwireError('malformed', 'missing header.from or header.signature')
-    const key = from === this.userId ? this.#keys.public_key : (await this.#user(from)).public_key
-    const ok = verifyStrict(fromBase64(key, 32) ?? new Uint8Array(0), utf8Encode(messageSigningInput(header, body)), fromBase64(signature, 64) ?? new Uint8Array(0))
-    if (!ok) {
-      // the key may have been fetched before a legitimate change was pinned elsewhere: never retry with a new key
+    const key = from === this.userId ? publicKeys(this.identity).public_key : (await this.#peers.pinned(from)).record.publicKey
+    if (!verifyStrict(fromBase64(key, 32) ?? new Uint8Array(0), utf8Encode(messageSigningInput(header, body)), fromBase64(signature, 64) ?? new Uint8Array(0))) {
       throw new SealwireError('bad_signature', `the signature of ${from} does not verify`)
     }
+  }
+
+  #decrypt (p: { from: string, to: string, id: string, content: string, encryption_nonce: string, encryptedKey: string }): string {
+    let last: unknown
+    for (const secretKey of this.#rotation.secretKeys()) {
+      try {
+        return openDirect({ ...p, secretKey })
+      } catch (err) {
+        last = err
+      }
+    }
+    throw last
+  }
+
+  // ---- trust -------------------------------------------------------------------------------------
+
+  /** 60 digits to compare with `peer` out of band, for the identity key the server serves now. Pins nothing. */
+  async safetyNumber (peer: string): Promise<string> {
+    return await this.#peers.safetyNumber(peer)
+  }
+
+  /** What this client holds for `peer`: the pinned identity key, its trust state and key epoch; undefined before first use. */
+  async trust (peer: string): Promise<Trust | undefined> {
+    return await this.#peers.trust(peer)
+  }
+
+  /**
+   * The user compared safety numbers with `peer`: its key is marked `verified`. Pass the number that was shown,
+   * so that a key swapped since is not marked (`safety_number_mismatch`); a changed key must be accepted first.
+   */
+  async markVerified (peer: string, shownSafetyNumber?: string): Promise<Trust> {
+    return await this.#peers.markVerified(peer, shownSafetyNumber)
+  }
+
+  /**
+   * The user accepts `peer`'s changed identity key (after a KeyChangedError): it is pinned as `unverified`, and
+   * messages can go to `peer` again. Pass the key the error presented to accept only that one.
+   */
+  async acceptKeyChange (peer: string, presentedKey?: string): Promise<Trust> {
+    return await this.#peers.acceptKeyChange(peer, presentedKey)
   }
 
   // ---- incoming ----------------------------------------------------------------------------------
@@ -497,21 +412,32 @@ export class SealwireClient extends Emitter<ClientEvents> {
   #onFrame (text: string): void {
     const parsed = parseServerFrame(text)
     if (!parsed.ok) {
-      this.emit('rejected', { id: parsed.id, from: undefined, reason: 'malformed', message: parsed.type === undefined ? 'a frame that is not a JSON envelope' : `a ${parsed.type} frame of the wrong shape` })
-      // a message that fails its checks is dropped: acknowledging it keeps it from coming again
-      if (parsed.type === 'direct' && parsed.id !== undefined) this.#ack(parsed.id)
+      const message = parsed.type === undefined ? 'a frame that is not a JSON envelope' : `a ${parsed.type} frame of the wrong shape`
+      this.emit('rejected', { id: parsed.id, from: parsed.from, reason: 'malformed', message })
+      // a direct message whose sender and id can be read is refused to its sender; anything else cannot be answered
+      if (parsed.type === 'direct' && parsed.id !== undefined && parsed.from !== undefined) this.#send(rejectFrame(this.identity, { id: parsed.id, from: parsed.from }, 'malformed'))
       return
     }
     const frame = parsed.frame
     switch (frame.header.message_type) {
       case 'receipt': {
+        if ((frame as ReceiptFrame | RejectedReceiptFrame).body.status === 'rejected') {
+          const receipt = frame as RejectedReceiptFrame
+          this.#incoming = this.#incoming.then(async () => { await this.#onRejectedReceipt(receipt) })
+          return
+        }
         const { header: { in_reply_to: id }, body: { status } } = frame as ReceiptFrame
         if (status === 'delivered') {
-          this.#delivered.get(id)?.()
-          this.#delivered.delete(id)
-        } else {
-          this.#settle(id, { value: status })
+          // after any rejected receipt before it: a message once refused is never delivered
+          this.#incoming = this.#incoming.then(() => {
+            const sent = this.#delivered.get(id)
+            this.#delivered.delete(id)
+            sent?.resolve()
+            this.emit('receipt', { id, status })
+          })
+          return
         }
+        this.#settle(id, { value: status })
         this.emit('receipt', { id, status })
         return
       }
@@ -546,57 +472,74 @@ export class SealwireClient extends Emitter<ClientEvents> {
     }
   }
 
-  async #onEnvelope ({ header, body, meta }: DeliveredDirect | DeliveredBroadcast): Promise<void> {
-    const { id, from, timestamp } = header
+  async #onEnvelope (envelope: DeliveredDirect | DeliveredBroadcast): Promise<void> {
+    const { header, meta } = envelope
+    const { id, from } = header
     const direct = header.message_type === 'direct'
-    const reject = (reason: RejectionReason, message: string): void => {
-      this.emit('rejected', { id, from, reason, message })
-      // a message that fails its checks is dropped: acknowledging it keeps it from coming again
-      if (direct) this.#ack(id)
-    }
-    if (direct && header.to !== this.userId) return reject('misrouted', `a message for ${header.to} reached ${this.userId}`)
+    let outcome: Awaited<ReturnType<typeof checkEnvelope>>
     try {
-      await this.#verify(header, body)
+      outcome = await checkEnvelope({
+        me: this.userId, ownPublicKey: publicKeys(this.identity).public_key, keys: this.#peers, store: this.#store,
+        secretKeys: this.#rotation.secretKeys(), skewMs: this.#skewMs, windowMs: this.#windowMs, now: Date.now()
+      }, envelope)
     } catch (err) {
-      if (err instanceof KeyChangedError) return reject('key_changed', err.message)
-      if (err instanceof SealwireError && err.code === 'bad_signature') return reject('bad_signature', err.message)
-      return reject('unknown_sender', err instanceof Error ? err.message : 'sender unknown')
+      outcome = { kind: 'later', error: err instanceof SealwireError ? err : new SealwireError('store_failed', 'the message could not be checked; it will come again', { cause: err }) }
     }
-    // offline messages arrive late: the window is checked against the time the server received them
-    const reference = Date.parse(meta.received_at)
-    if (!(Math.abs(Date.parse(timestamp) - reference) <= this.#skewMs)) return reject('clock_skew', `timestamp ${timestamp} is outside the window`)
-    const seenKey = `${from}\n${id}`
-    if (await this.#store.hasSeen(seenKey)) {
-      // handed over before; the server resends what it has no ack for
-      if (direct) this.#ack(id)
-      return
+    switch (outcome.kind) {
+      case 'later':
+        // neither acknowledged nor refused: the server sends it again on the next connection
+        this.emit('error', outcome.error)
+        return
+      case 'replay':
+        // handed over before; the server resends what it has no ack for
+        if (direct) this.#send(ackFrame({ id, from }))
+        return
+      case 'refuse':
+        this.emit('rejected', { id, from, reason: outcome.reason, message: outcome.message })
+        if (direct) this.#send(rejectFrame(this.identity, { id, from }, outcome.reason))
+        return
     }
     const receivedAt = meta.received_at
-    if (header.message_type === 'broadcast') {
-      await this.#store.markSeen(seenKey)
-      this.emit('broadcast', { id, from, text: body.content, timestamp, receivedAt })
-      return
-    }
-    const { encrypted_key: encryptedKey, encryption_nonce: nonce } = header
-    if (encryptedKey === undefined || nonce === undefined) return reject('not_encrypted', 'a direct message without encryption')
-    let text: string
     try {
-      text = this.#decrypt({ from, to: this.userId, id, content: body.content, encryption_nonce: nonce, encryptedKey })
-    } catch (err) {
-      return reject('decrypt_failed', err instanceof DecryptError ? 'the message cannot be decrypted: it was altered or not meant for this key' : 'cannot decrypt')
-    }
-    try {
-      await this.emitAsync('message', { id, from, to: this.userId, text, timestamp, receivedAt })
+      if (direct) await this.emitAsync('message', { id, from, to: this.userId, text: outcome.text, timestamp: header.timestamp, receivedAt })
+      else this.emit('broadcast', { id, from, text: outcome.text, timestamp: header.timestamp, receivedAt })
     } catch (err) {
       // not acknowledged: the server sends it again on the next connection
       this.emit('error', new SealwireError('handler_failed', 'a message listener failed; the message will come again', { cause: err }))
       return
     }
-    await this.#store.markSeen(seenKey)
-    this.#ack(id)
+    try {
+      // recorded durably before the ack: once acknowledged, a replay must find it
+      await this.#store.markSeen({ from, id, timestamp: outcome.timestamp })
+    } catch (err) {
+      this.emit('error', new SealwireError('store_failed', 'the message could not be recorded as seen; it is not acknowledged', { cause: err }))
+      return
+    }
+    if (direct) this.#send(ackFrame({ id, from }))
   }
 
-  #ack (id: string): void {
-    if (this.#ws?.readyState === OPEN) this.#ws.send(JSON.stringify({ header: { message_type: 'ack', in_reply_to: id } }))
+  async #onRejectedReceipt (receipt: RejectedReceiptFrame): Promise<void> {
+    const id = receipt.header.in_reply_to
+    const sent = this.#delivered.get(id)
+    let check: Awaited<ReturnType<typeof checkRejection>>
+    try {
+      check = await checkRejection(receipt, this.userId, sent?.to, this.#store)
+    } catch (err) {
+      check = { ok: false, why: err instanceof Error ? err.message : 'the store failed' }
+    }
+    if (!check.ok) {
+      // the server's word alone: the message stays pending
+      this.emit('error', new SealwireError('invalid_rejection', `a rejected receipt for ${id} was ignored: ${check.why}`))
+      return
+    }
+    const error = new RejectedError(id, check.recipient, check.reason)
+    this.#delivered.delete(id)
+    sent?.reject(error)
+    this.emit('receipt', { id, status: 'rejected' })
+    this.emit('rejected-receipt', error)
+  }
+
+  #send (text: string): void {
+    if (this.#ws?.readyState === OPEN) this.#ws.send(text)
   }
 }

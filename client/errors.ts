@@ -27,3 +27,18 @@ export class KeyChangedError extends SealwireError {
     this.presentedKey = presentedKey
   }
 }
+
+/** The recipient refused a message it got (its signed `reject` came back in a receipt): it was not delivered. */
+export class RejectedError extends SealwireError {
+  readonly messageId: string
+  readonly recipient: string
+  readonly reason: string
+
+  constructor (messageId: string, recipient: string, reason: string) {
+    super('rejected', `${recipient} refused message ${messageId} (${reason}): refetch keys and send it again under a new id`)
+    this.name = 'RejectedError'
+    this.messageId = messageId
+    this.recipient = recipient
+    this.reason = reason
+  }
+}

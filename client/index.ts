@@ -3,12 +3,13 @@
 export { SealwireClient } from './client.js'
 export type {
   BroadcastMessage, ClientEvents, ClientOptions, DirectMessage, HistoryEntry, RejectedMessage, RejectionReason,
-  SentMessage, WebSocketFactory, WebSocketLike
+  RejectReason, SentMessage, Trust, WebSocketFactory, WebSocketLike
 } from './client.js'
-export { KeyChangedError, SealwireError } from './errors.js'
+export { KeyChangedError, RejectedError, SealwireError } from './errors.js'
 export { exportIdentity, generateIdentity, importIdentity, publicKeys } from './identity.js'
-export type { Identity, IdentityFile, PublicKeys } from './identity.js'
+export type { Identity, IdentityFile, PendingKey, PublicKeys } from './identity.js'
+export { REJECT_REASONS } from './frames.js'
 export { safetyNumber } from './safety.js'
-export { MemoryStore } from './store.js'
-export type { ClientStore } from './store.js'
+export { MemoryStore, SeenLog } from './store.js'
+export type { ClientStore, PeerRecord, SeenRecord, SeenState, TrustState } from './store.js'
 export type { JsonValue } from '../schemas/common.js'

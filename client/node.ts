@@ -1,22 +1,36 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { homedir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { Agent, fetch as undiciFetch } from 'undici'
 import WebSocket from 'ws'
 import type { Fetch } from './api.js'
 import { SealwireClient, type ClientOptions, type WebSocketLike } from './client.js'
 import { SealwireError } from './errors.js'
 import { exportIdentity, importIdentity, type Identity } from './identity.js'
-import type { ClientStore } from './store.js'
+import { FileStore } from './file-store.js'
 
 export * from './index.js'
+export { FileStore } from './file-store.js'
 
 export interface NodeClientOptions extends Omit<ClientOptions, 'webSocket'> {
   /** accept any server certificate (a self-signed development one): the only way to do so; never in production */
   insecureTls?: boolean
+  /** where the default store lives (default SEALWIRE_HOME, else ~/.sealwire); unused when `store` is given */
+  home?: string
 }
 
-/** A client that uses the `ws` package (Node 20 has no global WebSocket). */
-export function createNodeClient ({ insecureTls = false, ...options }: NodeClientOptions): SealwireClient {
+/**
+ * The default store of a Node client: a FileStore in `home`, one file per user and server (pins belong to a
+ * server's users: `bob` on one server is not `bob` on another).
+ */
+export function defaultStorePath (home: string, userId: string, serverUrl: string): string {
+  const server = serverUrl.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '').replace(/[^A-Za-z0-9.-]+/g, '_')
+  return join(home, 'stores', `${userId}@${server}.json`)
+}
+
+/** A client that uses the `ws` package (Node 20 has no global WebSocket), with a durable store by default. */
+export function createNodeClient ({ insecureTls = false, home, ...options }: NodeClientOptions): SealwireClient {
+  const store = options.store ?? new FileStore(defaultStorePath(home ?? process.env.SEALWIRE_HOME ?? join(homedir(), '.sealwire'), options.identity.userId, options.serverUrl))
   let fetchImpl: Fetch | undefined = options.fetch
   if (insecureTls && fetchImpl === undefined) {
     const dispatcher = new Agent({ connect: { rejectUnauthorized: false } })
@@ -24,6 +38,7 @@ export function createNodeClient ({ insecureTls = false, ...options }: NodeClien
   }
   return new SealwireClient({
     ...options,
+    store,
     fetch: fetchImpl,
     webSocket: (url) => new WebSocket(url, { perMessageDeflate: false, rejectUnauthorized: !insecureTls }) as unknown as WebSocketLike
   })
@@ -58,56 +73,4 @@ export function readKeyFile (path: string): Identity {
     throw new SealwireError('invalid_identity', `${path} is not JSON`)
   }
   return importIdentity(json)
-}
-
-interface StoreFile {
-  pins: Record<string, string>
-  seen: string[]
-}
-
-/** Pins and seen message ids in a JSON file (mode 0600), written atomically. */
-export class FileStore implements ClientStore {
-  readonly #path: string
-  readonly #pins: Map<string, string>
-  readonly #seen: Set<string>
-  readonly #maxSeen: number
-  #timer: ReturnType<typeof setTimeout> | undefined
-
-  constructor (path: string, maxSeen = 20_000) {
-    this.#path = path
-    this.#maxSeen = maxSeen
-    const data: StoreFile = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) as StoreFile : { pins: {}, seen: [] }
-    this.#pins = new Map(Object.entries(data.pins ?? {}))
-    this.#seen = new Set(data.seen ?? [])
-  }
-
-  async getPin (userId: string): Promise<string | undefined> {
-    return this.#pins.get(userId)
-  }
-
-  async setPin (userId: string, publicKey: string): Promise<void> {
-    this.#pins.set(userId, publicKey)
-    this.flush()
-  }
-
-  async hasSeen (key: string): Promise<boolean> {
-    return this.#seen.has(key)
-  }
-
-  async markSeen (key: string): Promise<void> {
-    this.#seen.add(key)
-    if (this.#seen.size > this.#maxSeen) this.#seen.delete(this.#seen.values().next().value as string)
-    // seen ids are many and cheap to lose a few of: write them at most every 200 ms
-    this.#timer ??= setTimeout(() => this.flush(), 200)
-  }
-
-  flush (): void {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    mkdirSync(dirname(this.#path), { recursive: true, mode: 0o700 })
-    const data: StoreFile = { pins: Object.fromEntries(this.#pins), seen: [...this.#seen] }
-    const temp = `${this.#path}.tmp`
-    writeFileSync(temp, JSON.stringify(data), { mode: 0o600 })
-    renameSync(temp, this.#path)
-  }
 }

@@ -112,8 +112,8 @@ t.test('a message altered in the database is detected and not shown', async (t) 
     await app.messages.flush()
     return (await app.db.selectFrom('messages').select('id').where('status', '=', 'pending').execute()).length
   }
-  await until(async () => await pending() === 0, 'the client acknowledges what it drops')
-  t.equal(await pending(), 0, 'dropped messages are acknowledged, so they do not come back')
+  await until(async () => await pending() === 0, 'the client rejects what it refuses')
+  t.equal(await pending(), 0, 'refused messages are marked rejected, so they do not come back')
 })
 
 t.test('a server that swaps a user\'s keys is detected', async (t) => {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import t from 'tap'
 import { loadConfig, serverOptions } from '../../app.js'
-import { createNodeClient, generateIdentity, type DirectMessage } from '../../client/node.js'
+import { createNodeClient, generateIdentity, MemoryStore, type DirectMessage } from '../../client/node.js'
 import { httpsLocation } from '../../plugins/https-redirect.js'
 import { makeDevCertificate, writeDevCertificate } from '../../services/dev-cert.js'
 import { logCapture, tempDir, sealwireUnencapsulated, TEST_JWT_SECRET } from '../helper.js'
@@ -34,8 +34,8 @@ t.test('HTTPS and WSS with a generated certificate, and the HTTP redirect', asyn
   t.teardown(() => app.close())
   t.match(url, /^https:\/\//)
 
-  const alice = createNodeClient({ serverUrl: url, identity: generateIdentity('alice'), insecureTls: true })
-  const bob = createNodeClient({ serverUrl: url, identity: generateIdentity('bob'), insecureTls: true })
+  const alice = createNodeClient({ serverUrl: url, identity: generateIdentity('alice'), insecureTls: true, store: new MemoryStore() })
+  const bob = createNodeClient({ serverUrl: url, identity: generateIdentity('bob'), insecureTls: true, store: new MemoryStore() })
   t.teardown(() => { alice.close(); bob.close() })
   await alice.register()
   await bob.register()
@@ -45,7 +45,7 @@ t.test('HTTPS and WSS with a generated certificate, and the HTTP redirect', asyn
   await alice.sendDirect('bob', 'over wss')
   t.equal((await got).text, 'over wss', 'a message over WSS')
 
-  const strict = createNodeClient({ serverUrl: url, identity: generateIdentity('carol') })
+  const strict = createNodeClient({ serverUrl: url, identity: generateIdentity('carol'), store: new MemoryStore() })
   await t.rejects(strict.register(), { code: 'unreachable' }, 'without INSECURE_TLS a self-signed certificate is refused')
 
   const res = await fetch(`${url}/health`).catch((err: Error) => err)

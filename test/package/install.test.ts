@@ -6,7 +6,7 @@ import { request } from 'node:http'
 import { connect } from 'node:net'
 import { dirname, join } from 'node:path'
 import t, { type Test } from 'tap'
-import { createNodeClient, generateIdentity } from '../../client/node.js'
+import { createNodeClient, generateIdentity, MemoryStore } from '../../client/node.js'
 import { makeDevCertificate, writeDevCertificate } from '../../services/dev-cert.js'
 import { makeIdentity, registrationBody, tempDir, TEST_JWT_SECRET } from '../helper.js'
 import { packAndInstall } from './install.js'
@@ -149,7 +149,7 @@ t.test('embedded under /chat: the host gets app.sealwire and nothing else; its o
   const js = /src="(dashboard\/app\.js\?v=[\w-]+)"/.exec(dashboard)?.[1] ?? 'none'
   t.equal((await fetch(`${url}/chat/${js}`)).status, 200, js)
 
-  const alice = createNodeClient({ serverUrl: `${url}/chat`, identity: generateIdentity('alice') })
+  const alice = createNodeClient({ serverUrl: `${url}/chat`, identity: generateIdentity('alice'), store: new MemoryStore() })
   t.teardown(() => alice.close())
   await alice.register()
   await alice.connect()
