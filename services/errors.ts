@@ -40,6 +40,6 @@ export const InvalidRangeError = createError<'invalid_range', 400, [string]>('in
 /** Every code an error made here carries, as clients see it (lower case): the codes of the HTTP API's refusals. */
 export const ERROR_CODES: readonly string[] = [...new Set([
   InvalidRequestError, InvalidKeyError, InvalidKeySignatureError, UserExistsError, UnknownUserError, AuthenticationFailedError,
-  InvalidTokenError, ForbiddenError, NotFoundError, RateLimitedError, UnavailableError, IpBlockedError, TooManyConnectionsError,
+  InvalidTokenError, ForbiddenError, NotFoundError, RateLimitedError, UnavailableError, IpBlockedError, TooManyConnectionsError, StaleKeyEpochError,
   ...Object.values(FrameErrors), AdminRequiredError, InvalidRangeError
 ].map((MakeError) => new MakeError('').code.toLowerCase()))]

@@ -170,6 +170,20 @@ export function command (from: Identity, name: string, params?: unknown, o: Enve
 
 export const idOf = (frame: Frame): string => frame.header.id as string
 
+/**
+ * `receiver` (user `to`) acknowledges a fresh direct message from `sender`; resolves with a matcher for the `delivered`
+ * receipt `sender` then gets. The server handles a connection's frames in order and acks in order through the
+ * store, so when that receipt comes, everything `receiver` sent before has had all its effects: a marker for
+ * `noneBefore` on `sender`, and after it `noneSoFar` on `receiver`.
+ */
+export async function ackMarker (sender: TestClient, from: Identity, receiver: TestClient, to: string): Promise<(f: Frame) => boolean> {
+  const marker = direct(from, to)
+  sender.send(marker)
+  await receiver.envelope(idOf(marker))
+  receiver.send({ header: { message_type: 'ack', in_reply_to: idOf(marker) }, body: { from: from.user_id } })
+  return (f) => f.header.message_type === 'receipt' && f.header.in_reply_to === idOf(marker) && f.body.status === 'delivered'
+}
+
 /** An app on a loopback port with alice and bob logged in and a generous message rate. */
 export async function hubFixture (t: Test, config: ConfigOverrides = {}) {
   const app = await build(t, { config: { MESSAGE_RATE_LIMIT: 1000, MESSAGE_BURST_LIMIT: 1000, ...config } })

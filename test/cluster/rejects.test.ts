@@ -47,5 +47,6 @@ t.test('a reject on B reaches the sender on A live, and on C at its next connect
   const onC = await cc.connect(alice)
   const owed = await onC.receipt(idOf(later), 'rejected')
   t.equal(owed.body.reason, 'key_changed')
-  t.ok(await onC.none((f) => f.header.in_reply_to === idOf(live), 300), 'the receipt told live is not sent again')
+  // owed receipts are sent in one pass: one still owed for live would be here by the pong
+  t.ok(await onC.noneSoFar((f) => f.header.in_reply_to === idOf(live)), 'the receipt told live is not sent again')
 })

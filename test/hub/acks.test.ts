@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import type { ConfigOverrides } from '../../services/config.js'
 import { testDeployments } from '../databases.js'
 import { registerAndLogin } from '../helper.js'
-import { direct, hubFixture, idOf } from '../ws-client.js'
+import { ackMarker, direct, hubFixture, idOf } from '../ws-client.js'
 
 // Acks name the sender (issue 14, §4): with body.from an ack marks exactly (from, id); the old ack by id alone
 // still works unless the id names pending messages of several senders, when nothing is marked.
@@ -34,12 +34,12 @@ for (const deployment of testDeployments) {
       t.equal(err.body.code, 'ambiguous_ack')
       t.equal(err.body.message, 'several messages have this id: name their sender in body.from')
       t.same(await statuses(), ['alice:pending', 'mallory:pending'], 'nothing marked')
-      t.ok(await a.none((f) => f.header.in_reply_to === idOf(fromAlice), 200), 'and nobody told delivered')
-      t.ok(await m.none((f) => f.header.in_reply_to === idOf(fromAlice), 100))
+      t.ok(await a.noneBefore((f) => f.header.in_reply_to === idOf(fromAlice), await ackMarker(a, alice.id, b, 'bob')), 'and nobody told delivered')
+      t.ok(await m.noneSoFar((f) => f.header.in_reply_to === idOf(fromAlice)))
 
       b.send({ header: { message_type: 'ack', in_reply_to: idOf(fromAlice) }, body: { from: 'mallory' } })
       await m.receipt(idOf(fromMallory), 'delivered')
-      t.ok(await a.none((f) => f.header.in_reply_to === idOf(fromAlice), 300), 'alice\'s message is not marked by an ack of mallory\'s')
+      t.ok(await a.noneBefore((f) => f.header.in_reply_to === idOf(fromAlice), await ackMarker(a, alice.id, b, 'bob')), 'alice\'s message is not marked by an ack of mallory\'s')
       t.same(await statuses(), ['alice:pending', 'mallory:delivered'])
 
       b.ack(idOf(fromAlice))
@@ -60,12 +60,13 @@ for (const deployment of testDeployments) {
         b.send({ header: { message_type: 'ack', in_reply_to: idOf(msg) }, body })
         t.equal((await b.error()).body.code, 'invalid_frame', `body ${JSON.stringify(body)}: invalid_frame`)
       }
-      t.ok(await a.none((f) => f.header.in_reply_to === idOf(msg), 300), 'an ack naming another sender marks nothing')
+      t.ok(await a.noneBefore((f) => f.header.in_reply_to === idOf(msg), await ackMarker(a, alice.id, b, 'bob')), 'an ack naming another sender marks nothing')
       t.equal((await app.db.selectFrom('messages').select('status').where('id', '=', idOf(msg)).executeTakeFirstOrThrow()).status, 'pending')
       b.send({ header: { message_type: 'ack', in_reply_to: idOf(msg) }, body: { from: 'alice', note: 'extra fields are fine' } })
       await a.receipt(idOf(msg), 'delivered')
       b.send({ header: { message_type: 'ack', in_reply_to: idOf(msg) }, body: { from: 'alice' } })
-      t.ok(await b.none((f) => f.header.message_type === 'error', 300), 'acking twice is not an error')
+      await a.next(await ackMarker(a, alice.id, b, 'bob'))
+      t.ok(await b.noneSoFar((f) => f.header.message_type === 'error'), 'acking twice is not an error')
     })
 
     t.test('a v1 client (no epoch, acks by id alone) registers, logs in, sends and receives', async (t) => {
@@ -87,8 +88,10 @@ for (const deployment of testDeployments) {
       await a.envelope(idOf(back))
       a.ack(idOf(back))
       await b.receipt(idOf(back), 'delivered')
-      t.ok(await a.none((f) => f.header.message_type === 'error', 200), 'no refusals')
-      t.ok(await b.none((f) => f.header.message_type === 'error', 100))
+      await a.next(await ackMarker(a, alice.id, b, 'bob'))
+      await b.next(await ackMarker(b, bob.id, a, 'alice'))
+      t.ok(await a.noneSoFar((f) => f.header.message_type === 'error'), 'no refusals')
+      t.ok(await b.noneSoFar((f) => f.header.message_type === 'error'))
     })
   })
 }

@@ -1,4 +1,5 @@
 import { ed25519 } from '@noble/curves/ed25519.js'
+import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { Compile } from 'typebox/compile'
 import { ErrorFrame, ReceiptFrame } from '../../schemas/frames.js'
@@ -6,7 +7,8 @@ import type { ConfigOverrides } from '../../services/config.js'
 import { messageSigningInput } from '../../services/protocol/signing.js'
 import { testDeployments } from '../databases.js'
 import { registerAndLogin, type Identity } from '../helper.js'
-import { direct, hubFixture, idOf, sign, type Frame, type TestClient } from '../ws-client.js'
+import { until } from '../until.js'
+import { ackMarker, direct, hubFixture, idOf, sign, type Frame, type TestClient } from '../ws-client.js'
 
 // Refusals that reach the sender (issue 14, §3): a recipient answers a message it cannot use with a signed
 // reject; the server marks the message rejected and the sender gets a `rejected` receipt carrying the reject.
@@ -26,6 +28,11 @@ function reject (by: Identity, msg: Frame, o: RejectOptions = {}): Frame {
 function verifies (rejection: Frame, publicKey: string): boolean {
   const input = new TextEncoder().encode(messageSigningInput(rejection.header, rejection.body))
   return ed25519.verify(Buffer.from(rejection.header.signature as string, 'base64'), input, Buffer.from(publicKey, 'base64'))
+}
+
+async function status (app: FastifyInstance, id: string): Promise<string> {
+  await app.messages.flush()
+  return (await app.db.selectFrom('messages').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status
 }
 
 for (const deployment of testDeployments) {
@@ -55,14 +62,24 @@ for (const deployment of testDeployments) {
       const row = await app.db.selectFrom('messages').selectAll().where('id', '=', idOf(msg)).executeTakeFirstOrThrow()
       t.match(row, { status: 'rejected', rejected_reason: 'key_rollback', delivered_at: null })
       t.ok(row.receipt_sent_at, 'the receipt is noted as sent')
-      t.ok(await b.none((f) => f.header.in_reply_to === idOf(msg), 200), 'the refusing client gets nothing back')
+      await a.next(await ackMarker(a, alice.id, b, 'bob'))
+      t.ok(await b.noneSoFar((f) => f.header.in_reply_to === idOf(msg)), 'the refusing client gets nothing back')
 
       b.ack(idOf(msg))
-      t.ok(await a.none((f) => f.header.in_reply_to === idOf(msg), 300), 'a later ack does not make it delivered')
+      t.ok(await a.noneBefore((f) => f.header.in_reply_to === idOf(msg), await ackMarker(a, alice.id, b, 'bob')), 'a later ack does not make it delivered')
       const b2 = await connect(bob)
-      t.ok(await b2.none((f) => f.header.id === idOf(msg), 300), 'a rejected message is not sent again')
+      // a message sent after b2 connected comes after its queue
+      const marker = direct(alice.id, 'bob')
+      a.send(marker)
+      t.ok(await b2.noneBefore((f) => f.header.id === idOf(msg), (f) => f.header.id === idOf(marker)), 'a rejected message is not sent again')
+      // a receipt owed for the marker is sent in the same pass as any owed for msg
+      await a.close()
+      await until(() => app.hub.connectionCount('alice') === 0, 'alice is away')
+      b2.send({ header: { message_type: 'ack', in_reply_to: idOf(marker) }, body: { from: 'alice' } })
+      await until(async () => await status(app, idOf(marker)) === 'delivered', 'the marker\'s ack is stored')
       const a2 = await connect(alice)
-      t.ok(await a2.none((f) => f.header.in_reply_to === idOf(msg), 300), 'nor is its receipt')
+      await a2.receipt(idOf(marker), 'delivered')
+      t.ok(await a2.noneSoFar((f) => f.header.in_reply_to === idOf(msg)), 'nor is its receipt')
     })
 
     t.test('the sender away: the rejected receipt comes at its next connection, once', async (t) => {
@@ -86,10 +103,20 @@ for (const deployment of testDeployments) {
       t.ok(receiptSchema.Check(receipt))
       t.equal(receipt.body.reason, 'unknown_key')
       t.ok(verifies(receipt.body.rejection as Frame, bob.id.public_key), 'the stored reject still verifies')
-      t.ok(await a2.none((f) => f.header.in_reply_to === idOf(msg) && f.body.status === 'delivered', 200), 'never delivered')
+      // owed receipts are sent in one pass: a delivered one for msg would be here by the pong
+      t.ok(await a2.noneSoFar((f) => f.header.in_reply_to === idOf(msg) && f.body.status === 'delivered'), 'never delivered')
       await app.messages.flush()
+      // a receipt owed for a marker is sent in the same pass as any still owed for msg
+      const marker = direct(alice.id, 'bob')
+      a2.send(marker)
+      await b.envelope(idOf(marker))
+      await a2.close()
+      await until(() => app.hub.connectionCount('alice') === 0, 'alice is away')
+      b.send({ header: { message_type: 'ack', in_reply_to: idOf(marker) }, body: { from: 'alice' } })
+      await until(async () => await status(app, idOf(marker)) === 'delivered', 'the marker\'s ack is stored')
       const a3 = await connect(alice)
-      t.ok(await a3.none((f) => f.header.in_reply_to === idOf(msg), 300), 'not sent twice')
+      await a3.receipt(idOf(marker), 'delivered')
+      t.ok(await a3.noneSoFar((f) => f.header.in_reply_to === idOf(msg)), 'not sent twice')
     })
 
     t.test('refused rejects: unknown, delivered, twice, forged, spoofed, by a third user, malformed, stale', async (t) => {
@@ -135,7 +162,7 @@ for (const deployment of testDeployments) {
         t.match(err.body.message, message, `${name}: ${String(err.body.message)}`)
         if (/^[0-9a-f-]{36}$/.test(String(frame.header.id))) t.equal(err.header.in_reply_to, frame.header.id, `${name}: in_reply_to`)
       }
-      t.ok(await a.none((f) => f.header.in_reply_to === idOf(pending), 300), 'alice was told nothing about the pending message')
+      t.ok(await a.noneBefore((f) => f.header.in_reply_to === idOf(pending), await ackMarker(a, alice.id, b, 'bob')), 'alice was told nothing about the pending message')
       const row = await app.db.selectFrom('messages').select('status').where('id', '=', idOf(pending)).executeTakeFirstOrThrow()
       t.equal(row.status, 'pending', 'which is still pending')
       b.ack(idOf(pending))
