@@ -2,14 +2,30 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import WebSocket from 'ws'
+import { parseServerFrame } from '../client/frames.js'
+import type { ServerFrame } from '../schemas/frames.js'
 import { messageSigningInput } from '../services/protocol/signing.js'
 import type { ConfigOverrides } from '../services/config.js'
 import { build, registerAndLogin, type Identity } from './helper.js'
 
-export interface Frame {
-  header: Record<string, unknown> & { message_type?: string, in_reply_to?: string, id?: string, from?: string }
+/** A frame a test sends: signed envelopes as a client makes them, and anything a hostile client might send. */
+export interface OutgoingFrame {
+  header: Record<string, unknown>
   body: Record<string, unknown>
-  meta?: Record<string, unknown>
+}
+
+type Keys<T> = T extends unknown ? keyof T : never
+/** Every member any of the union's shapes has, optional, with the union of its types. */
+type Merged<T> = { [K in Keys<T>]?: T extends unknown ? (K extends keyof T ? T[K] : never) : never }
+
+/**
+ * A frame from the server, as tests match on it: every one is checked against the schema of its type
+ * (`SERVER_FRAMES`) as it arrives, and this view, derived from those schemas, lets a test read any member.
+ */
+export interface Frame {
+  header: Merged<ServerFrame['header']>
+  body: Merged<ServerFrame['body']>
+  meta?: Merged<NonNullable<Extract<ServerFrame, { meta: unknown }>['meta']>>
 }
 
 /** The base URL of an app listening on a loopback port. */
@@ -22,7 +38,9 @@ export async function listen (app: FastifyInstance): Promise<string> {
 export class TestClient {
   readonly frames: Frame[] = []
   readonly closed: Promise<{ code: number, reason: string }>
-  #waiters: Array<{ match: (f: Frame) => boolean, resolve: (f: Frame) => void }> = []
+  /** frames from the server that failed their schema (none, ever: a test that gets one fails) */
+  readonly violations: string[] = []
+  #waiters: Array<{ match: (f: Frame) => boolean, resolve: (f: Frame) => void, reject: (err: Error) => void }> = []
   /** the place of each frame and pong in the order they arrived: frames before a marker are older */
   #arrivals = 0
   readonly #arrivedAt = new WeakMap<Frame, number>()
@@ -34,7 +52,13 @@ export class TestClient {
       this.#pongs.shift()?.(at)
     })
     ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as Frame
+      const parsed = parseServerFrame(data.toString())
+      if (!parsed.ok) {
+        this.violations.push(data.toString())
+        for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error(`the server sent a frame that fails its schema: ${data.toString()}`))
+        return
+      }
+      const frame = parsed.frame as Frame
       this.#arrivedAt.set(frame, ++this.#arrivals)
       const i = this.#waiters.findIndex((w) => w.match(frame))
       if (i >= 0) {
@@ -63,7 +87,11 @@ export class TestClient {
     const i = this.frames.findIndex(match)
     if (i >= 0) return this.frames.splice(i, 1)[0] as Frame
     return await new Promise<Frame>((resolve, reject) => {
-      const waiter = { match, resolve: (f: Frame) => { clearTimeout(timer); resolve(f) } }
+      if (this.violations.length > 0) {
+        reject(new Error(`the server sent a frame that fails its schema: ${this.violations[0] ?? ''}`))
+        return
+      }
+      const waiter = { match, resolve: (f: Frame) => { clearTimeout(timer); resolve(f) }, reject: (err: Error) => { clearTimeout(timer); reject(err) } }
       const timer = setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
         reject(new Error(`no matching frame within ${timeoutMs} ms; have ${JSON.stringify(this.frames.map((f) => f.header.message_type))}`))
@@ -138,13 +166,13 @@ export interface EnvelopeOptions {
   signer?: Identity
 }
 
-export function sign (signer: Identity, header: Record<string, unknown>, body: Record<string, unknown>): Frame {
+export function sign (signer: Identity, header: Record<string, unknown>, body: Record<string, unknown>): OutgoingFrame {
   const signature = signer.sign(messageSigningInput(header, body))
   return { header: { ...header, signature }, body }
 }
 
 /** A signed direct message with encryption-sized random fields (the server cannot tell them from real ones). */
-export function direct (from: Identity, to: string, o: EnvelopeOptions = {}): Frame {
+export function direct (from: Identity, to: string, o: EnvelopeOptions = {}): OutgoingFrame {
   const header = {
     id: o.id ?? randomUUID(),
     from: from.user_id,
@@ -158,17 +186,17 @@ export function direct (from: Identity, to: string, o: EnvelopeOptions = {}): Fr
   return sign(o.signer ?? from, header, { content: o.content ?? randomBytes(48).toString('base64'), ...o.body })
 }
 
-export function broadcast (from: Identity, text: string, o: EnvelopeOptions = {}): Frame {
+export function broadcast (from: Identity, text: string, o: EnvelopeOptions = {}): OutgoingFrame {
   const header = { id: o.id ?? randomUUID(), from: from.user_id, to: '*', message_type: 'broadcast', timestamp: o.timestamp ?? new Date().toISOString(), ...o.header }
   return sign(o.signer ?? from, header, { content: text, ...o.body })
 }
 
-export function command (from: Identity, name: string, params?: unknown, o: EnvelopeOptions = {}): Frame {
+export function command (from: Identity, name: string, params?: unknown, o: EnvelopeOptions = {}): OutgoingFrame {
   const header = { id: o.id ?? randomUUID(), from: from.user_id, to: 'server', message_type: 'server', timestamp: new Date().toISOString(), ...o.header }
   return sign(from, header, { content: JSON.stringify({ command: name, params }) })
 }
 
-export const idOf = (frame: Frame): string => frame.header.id as string
+export const idOf = (frame: Frame | OutgoingFrame): string => frame.header.id as string
 
 /**
  * `receiver` (user `to`) acknowledges a fresh direct message from `sender`; resolves with a matcher for the `delivered`

@@ -2,7 +2,7 @@
 import { ed25519 } from '@noble/curves/ed25519.js'
 import t from 'tap'
 import { Compile } from 'typebox/compile'
-import { ReceiptFrame } from '../../schemas/frames.js'
+import { ReceiptFrame, type SignedReject } from '../../schemas/frames.js'
 import { messageSigningInput } from '../../services/protocol/signing.js'
 import { NEEDS_CLUSTER } from '../databases.js'
 import { registerAndLogin } from '../helper.js'
@@ -30,8 +30,8 @@ t.test('a reject on B reaches the sender on A live, and on C at its next connect
   t.ok(receiptSchema.Check(receipt))
   t.equal(receipt.body.reason, 'decrypt_failed')
   t.same(receipt.body.rejection, { header: refusal.header, body: refusal.body }, 'the reject crosses nodes exactly as signed')
-  const rejection = receipt.body.rejection as Frame
-  t.ok(ed25519.verify(Buffer.from(rejection.header.signature as string, 'base64'),
+  const rejection = receipt.body.rejection as SignedReject
+  t.ok(ed25519.verify(Buffer.from(rejection.header.signature, 'base64'),
     new TextEncoder().encode(messageSigningInput(rejection.header, rejection.body)), Buffer.from(bob.id.public_key, 'base64')))
   await until(async () => (await a.app.db.selectFrom('messages').select('receipt_sent_at').where('id', '=', idOf(live)).executeTakeFirstOrThrow()).receipt_sent_at !== null,
     2000, 'the node that told the sender notes the receipt as sent')

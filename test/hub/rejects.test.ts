@@ -2,7 +2,7 @@ import { ed25519 } from '@noble/curves/ed25519.js'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import { Compile } from 'typebox/compile'
-import { ErrorFrame, ReceiptFrame } from '../../schemas/frames.js'
+import { ErrorFrame, ReceiptFrame, type SignedReject } from '../../schemas/frames.js'
 import type { ConfigOverrides } from '../../services/config.js'
 import { messageSigningInput } from '../../services/protocol/signing.js'
 import { testDeployments } from '../databases.js'
@@ -25,9 +25,9 @@ function reject (by: Identity, msg: Frame, o: RejectOptions = {}): Frame {
 }
 
 /** What the SDK does with a rejection: verify it with the recipient's identity key. */
-function verifies (rejection: Frame, publicKey: string): boolean {
+function verifies (rejection: SignedReject, publicKey: string): boolean {
   const input = new TextEncoder().encode(messageSigningInput(rejection.header, rejection.body))
-  return ed25519.verify(Buffer.from(rejection.header.signature as string, 'base64'), input, Buffer.from(publicKey, 'base64'))
+  return ed25519.verify(Buffer.from(rejection.header.signature, 'base64'), input, Buffer.from(publicKey, 'base64'))
 }
 
 async function status (app: FastifyInstance, id: string): Promise<string> {
@@ -53,7 +53,7 @@ for (const deployment of testDeployments) {
       t.ok(receiptSchema.Check(receipt), 'the receipt has the schema of a receipt')
       t.match(receipt.header, { from: 'server', to: 'alice', message_type: 'receipt', in_reply_to: idOf(msg) })
       t.equal(receipt.body.reason, 'key_rollback')
-      const rejection = receipt.body.rejection as Frame
+      const rejection = receipt.body.rejection as SignedReject
       t.same(rejection, { header: refusal.header, body: refusal.body }, 'the reject exactly as bob signed it')
       t.ok(verifies(rejection, bob.id.public_key), 'and it verifies with bob\'s identity key')
       t.notOk(verifies(rejection, alice.id.public_key))
@@ -102,7 +102,7 @@ for (const deployment of testDeployments) {
       const receipt = await a2.receipt(idOf(msg), 'rejected')
       t.ok(receiptSchema.Check(receipt))
       t.equal(receipt.body.reason, 'unknown_key')
-      t.ok(verifies(receipt.body.rejection as Frame, bob.id.public_key), 'the stored reject still verifies')
+      t.ok(verifies(receipt.body.rejection as SignedReject, bob.id.public_key), 'the stored reject still verifies')
       // owed receipts are sent in one pass: a delivered one for msg would be here by the pong
       t.ok(await a2.noneSoFar((f) => f.header.in_reply_to === idOf(msg) && f.body.status === 'delivered'), 'never delivered')
       await app.messages.flush()
