@@ -296,8 +296,15 @@ export async function main (argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      server: { type: 'string' }, key: { type: 'string' }, user: { type: 'string' }, name: { type: 'string' },
-      out: { type: 'string' }, print: { type: 'boolean' }, register: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }
+      server: { type: 'string' },
+      key: { type: 'string' },
+      user: { type: 'string' },
+      name: { type: 'string' },
+      out: { type: 'string' },
+      print: { type: 'boolean' },
+      register: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' }
     }
   })
   const command = positionals[0]
@@ -307,8 +314,13 @@ export async function main (argv: string[]): Promise<number> {
   }
   const o: Options = {
     server: normaliseServerUrl(values.server ?? process.env.WS_SERVER_URL ?? 'http://localhost:3000'),
-    key: values.key, user: values.user, name: values.name, out: values.out,
-    print: values.print === true, register: values.register === true, json: values.json === true
+    key: values.key,
+    user: values.user,
+    name: values.name,
+    out: values.out,
+    print: values.print === true,
+    register: values.register === true,
+    json: values.json === true
   }
   const insecureTls = process.env.INSECURE_TLS === 'true'
   if (insecureTls) err('warning: INSECURE_TLS=true: the server certificate is not checked (development only)')

@@ -338,8 +338,13 @@ export class SealwireClient extends Emitter<ClientEvents> {
     for (const m of page.messages) {
       const { header, body } = m
       const entry: HistoryEntry = {
-        id: str(header.id) ?? '', from: str(header.from) ?? '', to: str(header.to) ?? '', timestamp: str(header.timestamp) ?? '',
-        status: m.status, text: undefined, error: undefined
+        id: str(header.id) ?? '',
+        from: str(header.from) ?? '',
+        to: str(header.to) ?? '',
+        timestamp: str(header.timestamp) ?? '',
+        status: m.status,
+        text: undefined,
+        error: undefined
       }
       try {
         await this.#verify(header, body)
@@ -479,8 +484,14 @@ export class SealwireClient extends Emitter<ClientEvents> {
     let outcome: Awaited<ReturnType<typeof checkEnvelope>>
     try {
       outcome = await checkEnvelope({
-        me: this.userId, ownPublicKey: publicKeys(this.identity).public_key, keys: this.#peers, store: this.#store,
-        secretKeys: this.#rotation.secretKeys(), skewMs: this.#skewMs, windowMs: this.#windowMs, now: Date.now()
+        me: this.userId,
+        ownPublicKey: publicKeys(this.identity).public_key,
+        keys: this.#peers,
+        store: this.#store,
+        secretKeys: this.#rotation.secretKeys(),
+        skewMs: this.#skewMs,
+        windowMs: this.#windowMs,
+        now: Date.now()
       }, envelope)
     } catch (err) {
       outcome = { kind: 'later', error: err instanceof SealwireError ? err : new SealwireError('store_failed', 'the message could not be checked; it will come again', { cause: err }) }

@@ -2,7 +2,6 @@ import { Compile } from 'typebox/compile'
 import type { JsonValue } from '../schemas/common.js'
 import { CommandRequest } from '../schemas/frames.js'
 
-
 export interface CommandContext {
   /** the authenticated user who sent the signed `server` message */
   sender: string

@@ -33,7 +33,6 @@ function collect<T> (c: SealwireClient, event: 'message' | 'rejected'): T[] {
   return items
 }
 
-
 t.test('two SDK clients exchange encrypted messages both ways; delivered receipts resolve', async (t) => {
   const { app, url } = await server(t)
   const alice = client(t, url, 'alice')

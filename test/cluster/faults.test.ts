@@ -13,7 +13,6 @@ import { health, loginOver, NEEDS_REDIS_SERVER, redisServer, registerOver, start
 // a deadline for the whole file, not a wait: it runs long on a loaded machine
 t.setTimeout(600_000)
 
-
 /** A connection that acknowledges every direct message it gets and remembers each id once. */
 function ackingReader (client: TestClient): Set<string> {
   const got = new Set<string>()

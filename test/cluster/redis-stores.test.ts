@@ -12,7 +12,6 @@ import { direct, idOf } from '../ws-client.js'
 import { until } from '../until.js'
 import { cluster } from './nodes.js'
 
-
 function redis (t: Test): Redis {
   const client = new Redis(process.env.REDIS_URL as string)
   t.teardown(() => client.disconnect())

@@ -49,10 +49,15 @@ t.test('every audit event is written, as JSON lines, with no secret in it; SIGHU
   for (let i = 0; i < 4; i++) a.send(broadcast(alice.id, 'flood'))
   await a.next((f) => f.body.code === 'rate_limited')
 
-  const next = await app.inject({ method: 'PUT', url: '/auth/keys/x25519', headers: { authorization: `Bearer ${alice.token}` }, payload: (() => {
-    const fresh = makeIdentity('alice')
-    return { x25519_public_key: fresh.x25519_public_key, x25519_key_signature: alice.id.sign(`sealwire/v1/x25519-key:alice:${fresh.x25519_public_key}`) }
-  })() })
+  const next = await app.inject({
+    method: 'PUT',
+    url: '/auth/keys/x25519',
+    headers: { authorization: `Bearer ${alice.token}` },
+    payload: (() => {
+      const fresh = makeIdentity('alice')
+      return { x25519_public_key: fresh.x25519_public_key, x25519_key_signature: alice.id.sign(`sealwire/v1/x25519-key:alice:${fresh.x25519_public_key}`) }
+    })()
+  })
   t.equal(next.statusCode, 200)
   t.equal((await app.inject({ method: 'POST', url: '/auth/logout', headers: { authorization: `Bearer ${bob.token}` } })).statusCode, 204)
   for (let i = 0; i < 41; i++) await app.inject({ url: '/auth/check-userid/someone', remoteAddress: '10.9.9.9' })

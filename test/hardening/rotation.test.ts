@@ -1,7 +1,6 @@
 import t from 'tap'
 import { createNodeClient, exportIdentity, generateIdentity, importIdentity, MemoryStore, type DirectMessage, type Identity } from '../../client/node.js'
 import { build, makeIdentity } from '../helper.js'
-import { until } from '../until.js'
 
 t.test('rotation with messages queued under the old key; the old key is erased on the client\'s schedule', async (t) => {
   const app = await build(t, { config: { MESSAGE_RATE_LIMIT: 100, MESSAGE_BURST_LIMIT: 100 } })

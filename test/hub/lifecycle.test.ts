@@ -74,7 +74,7 @@ t.test('a slow reader is closed when its send buffer passes the bound; its messa
   const big = Buffer.alloc(30_000).toString('base64')
   const sent = Array.from({ length: 300 }, () => direct(alice.id, 'bob', { content: big }))
   for (const m of sent) a.send(m)
-  for (const m of sent) await a.receipt(idOf(m), 'accepted', )
+  for (const m of sent) await a.receipt(idOf(m), 'accepted')
   await until(() => app.hub.connectionCount('bob') === 0, 'the slow reader is dropped')
   t.equal(app.hub.connectionCount('bob'), 0, 'the slow reader was dropped')
   b.ws.terminate()

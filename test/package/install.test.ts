@@ -59,7 +59,7 @@ t.test(`npm start's command (${npmStart}): on SERVER_ADDR, with the server optio
   const port = await freePort()
   const server = start(t, fastify, npmStart.split(' ').slice(1), { cwd: pkg, env: env({ SERVER_ADDR: `127.0.0.1:${port}`, LOG_LEVEL: 'info' }) })
   t.equal(await server.listening(), `http://127.0.0.1:${port}`, 'where SERVER_ADDR says')
-  t.equal(await servesWithoutLeaking(t, server, `http://127.0.0.1:${port}`), 0, `SIGTERM stops it cleanly (within its 8 s of grace)`)
+  t.equal(await servesWithoutLeaking(t, server, `http://127.0.0.1:${port}`), 0, 'SIGTERM stops it cleanly (within its 8 s of grace)')
   t.notOk(server.lines.some((l) => l.includes('is not where this server listens')), 'no warning about SERVER_ADDR')
 })
 

@@ -7,8 +7,19 @@ import { type AeadId, deriveKeyPair, HpkeError, openBase, sealBase, setupBaseR, 
 interface Encryption { seq: number, aad: string, pt: string, nonce: string, ct: string }
 interface Export { exporter_context: string, L: number, exported_value: string }
 interface Vector {
-  source?: string, kdf_id: number, aead_id: number, info: string, ikmE: string, ikmR: string, skEm: string, pkEm: string,
-  skRm: string, pkRm: string, enc: string, encryptions: Encryption[], exports: Export[]
+  source?: string,
+  kdf_id: number,
+  aead_id: number,
+  info: string,
+  ikmE: string,
+  ikmR: string,
+  skEm: string,
+  pkEm: string,
+  skRm: string,
+  pkRm: string,
+  enc: string,
+  encryptions: Encryption[],
+  exports: Export[]
 }
 const fixture = JSON.parse(readFileSync(new URL('../fixtures/hpke-x25519-sha256-aes256gcm.json', import.meta.url), 'utf8')) as
   { vector: Vector, official_vectors_reproduced: Vector[] }

@@ -925,8 +925,25 @@ const binary = fc.record({ valid: fc.boolean(), bytes: fc.uint8Array({ maxLength
 })
 
 export const CATEGORIES = {
-  valid, brokenJson, wrongType, missing, extraField, huge, nesting, base64, keyLength, badSignature, spoof,
-  unknownRecipient, replay, clock, surrogate, unknownType, acks, commands, binary
+  valid,
+  brokenJson,
+  wrongType,
+  missing,
+  extraField,
+  huge,
+  nesting,
+  base64,
+  keyLength,
+  badSignature,
+  spoof,
+  unknownRecipient,
+  replay,
+  clock,
+  surrogate,
+  unknownType,
+  acks,
+  commands,
+  binary
 }
 
 /** Every category, weighted; `closing: false` leaves out those that end the connection. */

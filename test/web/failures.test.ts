@@ -49,12 +49,19 @@ t.test('the web client explains every failure: rate limit, refused message, serv
   // ---- a message that fails its checks is refused, said so, and not shown ----
   const mallory = await registerAndLogin(first, 'mallory')
   const header = {
-    id: randomUUID(), from: 'mallory', to: 'alice', message_type: 'direct', timestamp: new Date().toISOString(),
-    encrypted_key: randomBytes(80).toString('base64'), encryption_nonce: randomBytes(12).toString('base64')
+    id: randomUUID(),
+    from: 'mallory',
+    to: 'alice',
+    message_type: 'direct',
+    timestamp: new Date().toISOString(),
+    encrypted_key: randomBytes(80).toString('base64'),
+    encryption_nonce: randomBytes(12).toString('base64')
   }
   const body = { content: randomBytes(48).toString('base64') }
   const posted = await first.inject({
-    method: 'POST', url: '/direct-message/', headers: { authorization: `Bearer ${mallory.token}` },
+    method: 'POST',
+    url: '/direct-message/',
+    headers: { authorization: `Bearer ${mallory.token}` },
     payload: { header: { ...header, signature: mallory.id.sign(messageSigningInput(header, body)) }, body }
   })
   t.equal(posted.statusCode, 200, posted.body)

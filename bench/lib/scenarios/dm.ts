@@ -57,8 +57,17 @@ async function measureDm (opts: BenchOptions, server: ServerHandle): Promise<Rep
   const skipped = new Tally()
   const seenIds = new Set<string>()
   const c = {
-    frames: 0, sent: 0, deliveredMeasured: 0, deliveredInWindow: 0, acceptedInWindow: 0, failedMeasured: 0,
-    duplicates: 0, unknownReceipts: 0, envelopes: 0, repeatedEnvelopes: 0, unparsable: 0
+    frames: 0,
+    sent: 0,
+    deliveredMeasured: 0,
+    deliveredInWindow: 0,
+    acceptedInWindow: 0,
+    failedMeasured: 0,
+    duplicates: 0,
+    unknownReceipts: 0,
+    envelopes: 0,
+    repeatedEnvelopes: 0,
+    unparsable: 0
   }
   let sending = false
 
