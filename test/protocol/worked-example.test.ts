@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core'
 import { gcm } from '@noble/ciphers/aes.js'
-import { x25519 } from '@noble/curves/ed25519.js'
+import { ed25519, x25519 } from '@noble/curves/ed25519.js'
 import { expand, extract } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { concatBytes } from '@noble/hashes/utils.js'
@@ -23,7 +23,7 @@ import { canonicalJson } from '../../services/protocol/canonical-json.js'
 import { openDirect } from '../../services/protocol/direct.js'
 import { deriveKeyPair, sealBase } from '../../services/protocol/hpke.js'
 import { verifyStrict } from '../../services/protocol/signature.js'
-import { directAad, LABELS, loginSigningInput, messageSigningInput, x25519KeySigningInput } from '../../services/protocol/signing.js'
+import { directAad, LABELS, loginSigningInput, messageSigningInput, x25519KeyBindingSigningInput, x25519KeySigningInput } from '../../services/protocol/signing.js'
 import { TokenBuckets } from '../../services/token-bucket.js'
 
 const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8')
@@ -104,6 +104,15 @@ const command = signEnvelope(alice, commandHeader, commandBody)
 const commandInput = messageSigningInput(commandHeader, commandBody)
 
 const bindingInput = x25519KeySigningInput('alice', aliceKeys.x25519_public_key)
+// the ordered form of the same key (3.4), as the SDK registers it: epoch 1, expiring 14 days later
+const KEY_EXPIRES_AT = '2026-12-09T10:29:00.000Z'
+const orderedInput = x25519KeyBindingSigningInput({ userId: 'alice', x25519PublicKey: aliceKeys.x25519_public_key, epoch: 1, expiresAt: KEY_EXPIRES_AT })
+const orderedSignature = toBase64(ed25519.sign(utf8Encode(orderedInput), alice.identitySecretKey))
+// bob refuses the direct message (6.7): a reject signed like an envelope
+const rejectHeader = { id: ID, from: 'bob', to: 'alice', message_type: 'reject', timestamp: '2026-11-25T10:30:01.000Z' }
+const rejectBody = { reason: 'decrypt_failed' }
+const rejectInput = messageSigningInput(rejectHeader, rejectBody)
+const rejectSigned = signEnvelope(bob, rejectHeader, rejectBody)
 const loginInput = loginSigningInput('alice', CHALLENGE)
 
 /** Every value the document shows, by name. */
@@ -120,6 +129,11 @@ const shown: Array<[string, string]> = [
   ['alice key binding input', bindingInput],
   ['alice key binding input hex', hexBlock(ascii(bindingInput))],
   ['alice x25519_key_signature', aliceKeys.x25519_key_signature],
+  ['ordered binding input', orderedInput],
+  ['ordered binding input hex', hexBlock(ascii(orderedInput))],
+  ['ordered binding signature', orderedSignature],
+  ['reject input', rejectInput],
+  ['reject frame', JSON.stringify(rejectSigned)],
   ['alice registration body', JSON.stringify({ user_id: 'alice', username: 'Alice', ...aliceKeys }, null, 2)],
   ['challenge', CHALLENGE],
   ['login input', loginInput],
@@ -150,7 +164,7 @@ const shown: Array<[string, string]> = [
   ['direct signature', dm.header.signature],
   ['direct envelope', JSON.stringify(dm, null, 2)],
   ['direct as delivered', withMeta(storedText(dm as unknown as Envelope), RECEIVED_AT)],
-  ['ack', JSON.stringify({ header: { message_type: 'ack', in_reply_to: ID } })],
+  ['ack', JSON.stringify({ header: { message_type: 'ack', in_reply_to: ID }, body: { from: 'alice' } })],
   ['broadcast canonical JSON', canonicalJson({ header: broadcastHeader, body: broadcastBody })],
   ['broadcast signing input hex', hexBlock(ascii(broadcastInput))],
   ['broadcast signature', broadcast.header.signature],
@@ -194,7 +208,9 @@ t.test('the server (OpenSSL) and the SDK (noble) both verify every example signa
     ['direct', aliceKeys.public_key, dmInput, dm.header.signature],
     ['broadcast', aliceKeys.public_key, broadcastInput, broadcast.header.signature],
     ['command', aliceKeys.public_key, commandInput, command.header.signature],
-    ['bob key binding', bobKeys.public_key, x25519KeySigningInput('bob', bobKeys.x25519_public_key), bobKeys.x25519_key_signature]
+    ['bob key binding', bobKeys.public_key, x25519KeySigningInput('bob', bobKeys.x25519_public_key), bobKeys.x25519_key_signature],
+    ['ordered key binding', aliceKeys.public_key, orderedInput, orderedSignature],
+    ['reject', bobKeys.public_key, rejectInput, rejectSigned.header.signature]
   ]
   for (const [name, key, input, signature] of signed) {
     t.ok(verifier.verify(key, input, signature), `${name}: OpenSSL`)
