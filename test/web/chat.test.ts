@@ -76,6 +76,13 @@ t.test('the web client: two browsers register, talk both ways, broadcast, go off
   t.equal(aliceNumber, bobNumber, 'both see the same safety number')
   await screenshot(alice, 'safety')
   await screenshot(bob, 'mobile-safety')
+  // ---- alice marks bob's key verified: the dialog and the conversation head say so ----
+  t.equal(await alice.locator('#safety-trust-state').getAttribute('data-trust'), 'unverified', 'pinned on first use')
+  t.equal(await alice.locator('#conv-trust').textContent(), 'unverified')
+  await alice.locator('#safety-verify').click()
+  await alice.locator('#safety-trust-state[data-trust="verified"]').waitFor()
+  await alice.locator('#conv-trust[data-trust="verified"]').waitFor()
+  t.equal(await alice.locator('#safety-verify').isVisible(), false, 'nothing more to mark')
   await alice.keyboard.press('Escape')
   await bob.locator('#safety-close').click()
   t.equal(await alice.locator('#safety-dialog').evaluate((d) => (d as HTMLDialogElement).open), false, 'Escape closes the dialog')

@@ -82,13 +82,18 @@ t.test('the web client explains every failure: rate limit, refused message, serv
   // ---- bob's identity key changes on the server: alice is warned and nothing is sent until she checks ----
   const impostor = makeIdentity('bob')
   await second.db.updateTable('users').set({
-    public_key: impostor.public_key, x25519_public_key: impostor.x25519_public_key, x25519_key_signature: impostor.x25519_key_signature
+    public_key: impostor.public_key, x25519_public_key: impostor.x25519_public_key, x25519_key_signature: impostor.x25519_key_signature,
+    // the impostor's key is bound the v1 way (no epoch), as the page registered bob's with one
+    x25519_key_epoch: 0, x25519_key_expires_at: null
   }).where('user_id', '=', 'bob').execute()
   await bob.close()
   await alice.reload()
   await connected(alice)
   await alice.locator('#conv-list [data-peer="bob"]').click()
   await alice.locator('#key-alert', { hasText: 'The identity key of bob changed' }).waitFor()
+  t.equal(await alice.locator('#key-alert-title').textContent(), 'bob\'s key changed')
+  t.match(await alice.locator('#key-alert-number').getAttribute('aria-label'), /^(\d{5}, ){11}\d{5}$/, 'the banner shows the new safety number')
+  t.equal(await alice.locator('#key-alert-accept').textContent(), 'Accept the new key')
   await alice.locator('#conv-list [data-peer="bob"] .nav-sub', { hasText: 'key changed' }).waitFor()
   await send(alice, 'should not go out')
   await alice.locator('#composer-error', { hasText: 'compare safety numbers with bob first' }).waitFor()
