@@ -182,6 +182,11 @@ t.test('the web client: two browsers register, talk both ways, broadcast, go off
   t.pass('the second device reads the history, its own sent messages included')
 
   // ---- what the server stored ----
+  const keys = await app.db.selectFrom('users').select(['user_id', 'x25519_key_epoch', 'x25519_key_expires_at']).where('user_id', 'in', ['alice', 'bob']).execute()
+  for (const k of keys) {
+    t.ok(Number(k.x25519_key_epoch) >= 1, `${k.user_id} registered from the page with a key epoch`)
+    t.ok(k.x25519_key_expires_at !== null && Date.parse(k.x25519_key_expires_at) > Date.now(), `${k.user_id}'s key expires later`)
+  }
   const rows = await app.db.selectFrom('messages').select(['envelope', 'message_type']).where('message_type', '=', 'direct').execute()
   t.equal(rows.length, 5, 'five direct messages stored')
   for (const row of rows) {
