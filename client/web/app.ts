@@ -309,7 +309,6 @@ async function enterChat (client: SealwireClient, saved: SavedIdentity): Promise
   session = new ChatSession({
     client,
     storage,
-    store: new BrowserClientStore(storage, saved.user_id),
     saved,
     onExit: (reason) => { void leaveChat(saved, reason) }
   })

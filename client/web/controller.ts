@@ -6,7 +6,7 @@ import { describeError, seconds } from './describe.js'
 import { announce, coarsePointer, download, listen, sleep } from './dom.js'
 import { MessageFlow } from './messages.js'
 import { ChatModel, EVERYONE, type KeyChange, type View } from './model.js'
-import type { BrowserClientStore, ConversationRecord, SavedIdentity, Storage } from './storage.js'
+import type { ConversationRecord, SavedIdentity, Storage } from './storage.js'
 import { CommandsPane } from './views/commands.js'
 import { Composer } from './views/composer.js'
 import { ConversationHead } from './views/conversation-head.js'
@@ -22,7 +22,6 @@ export type { ExitReason } from './connection.js'
 export interface SessionOptions {
   client: SealwireClient
   storage: Storage
-  store: BrowserClientStore
   saved: SavedIdentity
   /** the session ended: logged out (no reason) or the server will not let this identity in */
   onExit: (reason?: ExitReason) => void
@@ -31,7 +30,6 @@ export interface SessionOptions {
 export class ChatSession {
   readonly #client: SealwireClient
   readonly #storage: Storage
-  readonly #store: BrowserClientStore
   readonly #saved: SavedIdentity
   readonly #onExit: SessionOptions['onExit']
   readonly #model: ChatModel
@@ -54,7 +52,6 @@ export class ChatSession {
   constructor (options: SessionOptions) {
     this.#client = options.client
     this.#storage = options.storage
-    this.#store = options.store
     this.#saved = options.saved
     this.#onExit = options.onExit
     this.#model = new ChatModel(options.client.userId)

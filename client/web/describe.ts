@@ -14,7 +14,7 @@ export function seconds (ms: number): string {
 
 export function describeError (err: unknown, context: { peer?: string } = {}): Described {
   if (err instanceof KeyChangedError) {
-    return { code: err.code, retryAfterMs: undefined, text: `The identity key of ${err.userId} changed. Nothing is sent to or accepted from ${err.userId} until you compare safety numbers.` }
+    return { code: err.code, retryAfterMs: undefined, text: `The identity key of ${err.userId} changed. Nothing is sent to or accepted from ${err.userId} until you compare safety numbers and accept the new key.` }
   }
   if (err instanceof RejectedError) {
     return { code: err.code, retryAfterMs: undefined, text: `Refused by ${err.recipient}: ${describeRejection(err.reason)}.` }
