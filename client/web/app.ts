@@ -4,7 +4,7 @@ import { exportIdentity, generateIdentity, importIdentity, SealwireClient, Sealw
 import { ChatSession, type ExitReason } from './controller.js'
 import { describeError } from './describe.js'
 import { byId, download, fieldError, h, show } from './dom.js'
-import { BrowserClientStore, Storage, type SavedIdentity } from './storage.js'
+import { BrowserClientStore, OWNED_STORES, Storage, type SavedIdentity } from './storage.js'
 
 // The SDK names messages with crypto.randomUUID, which browsers only offer in secure contexts (HTTPS, localhost).
 if (typeof crypto.randomUUID !== 'function') {
@@ -49,7 +49,15 @@ let session: ChatSession | undefined
 let busy = false
 
 function makeClient (identity: Identity): SealwireClient {
-  return new SealwireClient({ serverUrl, identity, store: new BrowserClientStore(storage, identity.userId), reconnectDelayMs: { min: 500, max: 10_000 } })
+  const client = new SealwireClient({ serverUrl, identity, store: new BrowserClientStore(storage, identity.userId), reconnectDelayMs: { min: 500, max: 10_000 } })
+  // attached before register(): a client that can save its identity registers with key epochs and rotates its
+  // key; the new secret key is in IndexedDB before the server is told of it, so a reload never loses it
+  client.on('identity-changed', async (changed) => {
+    const saved = await storage.get<SavedIdentity>('identities', changed.userId)
+    if (saved === undefined) throw new SealwireError('identity_not_saved', `${changed.userId} is no longer on this device`)
+    await storage.put('identities', changed.userId, { ...saved, file: exportIdentity(changed) })
+  })
+  return client
 }
 
 // ---- screens ------------------------------------------------------------------------------------------
@@ -129,7 +137,7 @@ function confirmRemove (saved: SavedIdentity, actions: HTMLElement): void {
   remove.addEventListener('click', () => {
     void (async () => {
       await storage.delete('identities', saved.user_id)
-      for (const store of ['pins', 'seen', 'conversations'] as const) await storage.deletePrefix(store, `${saved.user_id}\n`)
+      for (const store of OWNED_STORES) await storage.deletePrefix(store, `${saved.user_id}\n`)
       status(`Removed ${saved.user_id} from this browser.`)
       await renderIdentities()
       el.createUserId.focus()
@@ -296,13 +304,11 @@ async function importFromFile (file: File): Promise<void> {
 
 async function enterChat (client: SealwireClient, saved: SavedIdentity): Promise<void> {
   await storage.put('settings', 'session', saved.user_id)
-  await storage.pruneSeen()
   status(undefined)
   showScreen('chat')
   session = new ChatSession({
     client,
     storage,
-    store: new BrowserClientStore(storage, saved.user_id),
     saved,
     onExit: (reason) => { void leaveChat(saved, reason) }
   })

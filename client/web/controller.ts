@@ -1,12 +1,12 @@
 // The signed-in screen: the SDK client's events go into the model, and the views are drawn from it; what the
 // user does in a view comes back here as a call to the client.
-import { exportIdentity, KeyChangedError, publicKeys, safetyNumber, type SealwireClient } from '../index.js'
+import { exportIdentity, publicKeys, safetyNumber, type SealwireClient, type Trust } from '../index.js'
 import { Connector, disconnectText, type ExitReason } from './connection.js'
 import { describeError, seconds } from './describe.js'
 import { announce, coarsePointer, download, listen, sleep } from './dom.js'
 import { MessageFlow } from './messages.js'
-import { ChatModel, EVERYONE, type View } from './model.js'
-import type { BrowserClientStore, ConversationRecord, SavedIdentity, Storage } from './storage.js'
+import { ChatModel, EVERYONE, type KeyChange, type View } from './model.js'
+import type { ConversationRecord, SavedIdentity, Storage } from './storage.js'
 import { CommandsPane } from './views/commands.js'
 import { Composer } from './views/composer.js'
 import { ConversationHead } from './views/conversation-head.js'
@@ -22,7 +22,6 @@ export type { ExitReason } from './connection.js'
 export interface SessionOptions {
   client: SealwireClient
   storage: Storage
-  store: BrowserClientStore
   saved: SavedIdentity
   /** the session ended: logged out (no reason) or the server will not let this identity in */
   onExit: (reason?: ExitReason) => void
@@ -31,8 +30,7 @@ export interface SessionOptions {
 export class ChatSession {
   readonly #client: SealwireClient
   readonly #storage: Storage
-  readonly #store: BrowserClientStore
-  #saved: SavedIdentity
+  readonly #saved: SavedIdentity
   readonly #onExit: SessionOptions['onExit']
   readonly #model: ChatModel
   readonly #connector: Connector
@@ -54,7 +52,6 @@ export class ChatSession {
   constructor (options: SessionOptions) {
     this.#client = options.client
     this.#storage = options.storage
-    this.#store = options.store
     this.#saved = options.saved
     this.#onExit = options.onExit
     this.#model = new ChatModel(options.client.userId)
@@ -68,8 +65,10 @@ export class ChatSession {
       onCommands: () => { this.#openCommands() }
     }, signal)
     this.#panes = new Panes(() => { this.#back() }, signal)
-    this.#head = new ConversationHead(() => {
-      if (this.#model.view.kind === 'conversation') void this.#showSafety(this.#model.view.peer)
+    const openPeer = (): string | undefined => this.#model.view.kind === 'conversation' ? this.#model.view.peer : undefined
+    this.#head = new ConversationHead({
+      onSafety: () => { const peer = openPeer(); if (peer !== undefined) void this.#showSafety(peer) },
+      onAccept: () => { const peer = openPeer(); if (peer !== undefined) void this.#acceptNewKey(peer) }
     }, signal)
     this.#pane = new MessagePane({
       me: this.#model.me,
@@ -85,7 +84,10 @@ export class ChatSession {
       command: async (name, params) => await this.#client.command(name, params),
       onRateLimited: (ms) => { this.#rateLimited(ms) }
     }, signal)
-    this.#safety = new SafetyDialog((peer) => { void this.#trustNewKey(peer) }, signal)
+    this.#safety = new SafetyDialog({
+      onTrust: (peer) => { void this.#acceptNewKey(peer) },
+      onVerify: (peer, number) => { void this.#markVerified(peer, number) }
+    }, signal)
     this.#messages = new MessageFlow({
       client: this.#client,
       storage: this.#storage,
@@ -170,12 +172,8 @@ export class ChatSession {
       }),
       c.on('receipt', ({ id, status }) => { this.#messages.receipt(id, status) }),
       c.on('rejected', (r) => { this.#messages.rejected(r) }),
+      c.on('rejected-receipt', (err) => { this.#messages.refused(err) }),
       c.on('key-changed', (err) => { this.#keyChanged(err) }),
-      // the SDK replaces the encryption key now and then: the stored identity must follow, or a reload loses it
-      c.on('identity-changed', async (identity) => {
-        this.#saved = { ...this.#saved, file: exportIdentity(identity) }
-        await this.#storage.put('identities', model.me, this.#saved)
-      }),
       c.on('error', (err) => {
         const d = describeError(err)
         if (d.code === 'rate_limited') this.#rateLimited(d.retryAfterMs)
@@ -195,7 +193,37 @@ export class ChatSession {
     if (this.#closed) return
     this.#sidebar.render(this.#model)
     const conv = this.#model.current
-    if (conv !== undefined) this.#head.render(conv, this.#model.isOnline(conv.peer))
+    if (conv !== undefined) this.#head.render(conv, this.#model.isOnline(conv.peer), this.#changedNumber(conv.peer))
+  }
+
+  /** The safety number with the changed key of `peer`, if it changed. */
+  #changedNumber (peer: string): string | undefined {
+    const change = this.#model.find(peer)?.keyChanged
+    if (change === undefined) return undefined
+    return change.presentedKey === undefined ? change.presentedNumber : safetyNumber(this.#me(), { userId: peer, publicKey: change.presentedKey })
+  }
+
+  #me (): { userId: string, publicKey: string } {
+    return { userId: this.#model.me, publicKey: publicKeys(this.#client.identity).public_key }
+  }
+
+  /**
+   * Reads how far the pinned key of `peer` is trusted into the model, and compares the number of the key the
+   * server serves with the pinned one's: a changed key is flagged before anything is written (showing a number
+   * pins nothing, so the SDK's own check runs only when something is sent or read).
+   */
+  async #refreshTrust (peer: string): Promise<void> {
+    try {
+      const [served, trust] = await Promise.all([this.#client.safetyNumber(peer), this.#client.trust(peer)])
+      const conv = this.#model.conversation(peer)
+      conv.trust = trust?.state
+      if (trust !== undefined && served !== safetyNumber(this.#me(), { userId: peer, publicKey: trust.publicKey })) {
+        this.#keyChanged({ userId: peer, pinnedKey: trust.publicKey, presentedKey: undefined, presentedNumber: served })
+      }
+    } catch {
+      // the server cannot be asked now: sending checks the key again
+    }
+    this.#renderLists()
   }
 
   async #refreshPresence (): Promise<void> {
@@ -269,7 +297,7 @@ export class ChatSession {
     this.#composer.target(peer)
     if (conv.history === 'none' || conv.history === 'failed') void this.#messages.loadHistory(conv)
     // fetching the peer's key checks it against the pin: a changed key is flagged before anything is written
-    if (peer !== EVERYONE) this.#client.safetyNumber(peer).catch(() => {})
+    if (peer !== EVERYONE) void this.#refreshTrust(peer)
     // on touch screens focusing would pop the keyboard up over the conversation
     if (!coarsePointer()) this.#composer.focus()
   }
@@ -289,7 +317,7 @@ export class ChatSession {
 
   // ---- changed keys and safety numbers -------------------------------------------------------------------
 
-  #keyChanged (err: KeyChangedError): void {
+  #keyChanged (err: KeyChange): void {
     const conv = this.#model.keyChanged(err)
     if (conv === undefined) return
     void this.#messages.touch(conv)
@@ -309,36 +337,70 @@ export class ChatSession {
     const conv = this.#model.conversation(peer)
     if (conv.keyChanged === undefined) {
       try {
-        const number = await this.#client.safetyNumber(peer)
-        if (this.#safety.shows(peer)) this.#safety.number(peer, number)
-        return
-      } catch (err) {
-        if (!(err instanceof KeyChangedError)) {
-          this.#safety.error(describeError(err, { peer }).text)
+        const [number, trust] = await Promise.all([this.#client.safetyNumber(peer), this.#client.trust(peer)])
+        if (trust !== undefined && number !== safetyNumber(this.#me(), { userId: peer, publicKey: trust.publicKey })) {
+          this.#keyChanged({ userId: peer, pinnedKey: trust.publicKey, presentedKey: undefined, presentedNumber: number })
+        } else {
+          conv.trust = trust?.state
+          this.#renderLists()
+          if (this.#safety.shows(peer)) this.#safety.number(peer, number, trust?.state)
           return
         }
-        // the key-changed event has marked the conversation: fall through
+      } catch (err) {
+        if (this.#safety.shows(peer)) this.#safety.error(describeError(err, { peer }).text)
+        return
       }
     }
     const change = conv.keyChanged
-    if (change === undefined || !this.#safety.shows(peer)) return
-    const me = { userId: this.#model.me, publicKey: publicKeys(this.#client.identity).public_key }
-    this.#safety.changed(peer, safetyNumber(me, { userId: peer, publicKey: change.presentedKey }), safetyNumber(me, { userId: peer, publicKey: change.pinnedKey }))
+    const after = this.#changedNumber(peer)
+    if (change === undefined || after === undefined || !this.#safety.shows(peer)) return
+    this.#safety.changed(peer, after, safetyNumber(this.#me(), { userId: peer, publicKey: change.pinnedKey }))
   }
 
-  async #trustNewKey (peer: string): Promise<void> {
+  /** The user accepts the changed key (the one shown when the SDK reported it): sending works again. */
+  async #acceptNewKey (peer: string): Promise<void> {
     const change = this.#model.find(peer)?.keyChanged
     if (change === undefined) return
-    await this.#store.setPin(change.userId, change.presentedKey)
+    let accepted: Trust
+    try {
+      accepted = await this.#client.acceptKeyChange(peer, change.presentedKey)
+    } catch (err) {
+      const text = describeError(err, { peer }).text
+      if (this.#safety.shows(peer)) this.#safety.error(text)
+      else this.#notices.show(`key:${peer}`, text, { tone: 'error' })
+      return
+    }
+    // accepted by number alone (no presented key known): the key pinned must be the one whose number was shown
+    if (change.presentedKey === undefined && safetyNumber(this.#me(), { userId: peer, publicKey: accepted.publicKey }) !== change.presentedNumber) {
+      this.#model.trust(peer)
+      this.#keyChanged({ userId: peer, pinnedKey: change.pinnedKey, presentedKey: accepted.publicKey })
+      this.#safety.close()
+      this.#notices.show(`key:${peer}`, `The key of ${peer} changed again while you looked: compare the new safety number.`, { tone: 'error' })
+      return
+    }
     this.#model.trust(peer)
-    this.#notices.dismiss(`key:${change.userId}`)
+    this.#notices.dismiss(`key:${peer}`)
     this.#safety.close()
     this.#renderLists()
-    announce(`You now trust the new key of ${change.userId}.`)
+    announce(`You accepted the new key of ${peer}.`)
     const conv = this.#model.current
     if (conv?.peer === peer) {
       void this.#messages.loadHistory(conv)
       this.#composer.focus()
     }
+  }
+
+  /** The user compared `number` with `peer`: their key is marked verified. */
+  async #markVerified (peer: string, number: string): Promise<void> {
+    try {
+      await this.#client.markVerified(peer, number)
+    } catch (err) {
+      if (this.#safety.shows(peer)) this.#safety.error(describeError(err, { peer }).text)
+      return
+    }
+    this.#model.conversation(peer).trust = 'verified'
+    if (this.#safety.shows(peer)) this.#safety.verified(peer)
+    this.#renderLists()
+    announce(`You marked the key of ${peer} as verified.`)
   }
 }

@@ -1,5 +1,5 @@
 // Failures in words a user can act on.
-import { KeyChangedError, SealwireError, type RejectionReason } from '../index.js'
+import { KeyChangedError, RejectedError, SealwireError, type RejectionReason } from '../index.js'
 
 export interface Described {
   text: string
@@ -14,7 +14,10 @@ export function seconds (ms: number): string {
 
 export function describeError (err: unknown, context: { peer?: string } = {}): Described {
   if (err instanceof KeyChangedError) {
-    return { code: err.code, retryAfterMs: undefined, text: `The identity key of ${err.userId} changed. Nothing is sent to or accepted from ${err.userId} until you compare safety numbers.` }
+    return { code: err.code, retryAfterMs: undefined, text: `The identity key of ${err.userId} changed. Nothing is sent to or accepted from ${err.userId} until you compare safety numbers and accept the new key.` }
+  }
+  if (err instanceof RejectedError) {
+    return { code: err.code, retryAfterMs: undefined, text: `Refused by ${err.recipient}: ${describeRejection(err.reason)}.` }
   }
   if (!(err instanceof SealwireError)) {
     return { code: 'error', retryAfterMs: undefined, text: err instanceof Error ? err.message : String(err) }
@@ -53,6 +56,29 @@ export function describeError (err: unknown, context: { peer?: string } = {}): D
         return 'The server refused the message: this device\'s clock is off by more than 5 minutes. Set the clock right.'
       case 'invalid_identity':
         return 'That file is not a Sealwire identity.'
+      case 'key_changed':
+        return `The identity key of ${peer} changed again: compare the new safety number first.`
+      case 'key_rollback':
+        return `The server offered an older encryption key of ${peer} than one already seen: not sending anything to it.`
+      case 'key_expired':
+        return `The encryption key of ${peer} has expired: nothing is sent until ${peer} logs in and publishes a new one.`
+      case 'rejected':
+        return `${peer} refused the message.`
+      case 'invalid_rejection':
+        return 'A refusal came back whose signature does not verify: ignored, the message stays pending.'
+      case 'identity_not_saved':
+        return 'This identity could not be saved in the browser, so its new key was not published. Keep the page open and try again.'
+      case 'safety_number_mismatch':
+        return `The safety number shown is no longer the one of ${peer}'s key: nothing was marked. Compare again.`
+      case 'stale_key_epoch':
+        return 'The server already has a newer encryption key for this identity (from another device?): this one was not published.'
+      case 'ambiguous_ack':
+        return 'The server could not tell which message an acknowledgement was for.'
+      case 'unknown_message':
+        return 'The server no longer holds that message.'
+      case 'store_failed':
+      case 'invalid_store':
+        return 'This browser could not keep the keys and messages it has to remember. Check its storage settings.'
       default:
         return `${err.message} (${code})`
     }
@@ -63,14 +89,18 @@ export function describeError (err: unknown, context: { peer?: string } = {}): D
 const REJECTIONS: Record<RejectionReason, string> = {
   bad_signature: 'its signature does not verify',
   key_changed: 'the sender\'s identity key changed',
+  key_rollback: 'it was sealed to an older encryption key than one already seen',
+  key_expired: 'it was sealed to an expired encryption key',
+  unknown_key: 'it was sealed to a key that is not kept any more',
   decrypt_failed: 'it cannot be decrypted',
-  clock_skew: 'its time stamp is too far off',
+  clock_skew: 'its time stamp is in the future',
+  stale: 'it is too old, or a replay',
   not_encrypted: 'it was not encrypted',
   misrouted: 'it was addressed to someone else',
-  unknown_sender: 'its sender could not be checked',
   malformed: 'it is malformed'
 }
 
-export function describeRejection (reason: RejectionReason): string {
-  return REJECTIONS[reason]
+/** Words for a reason a message was refused; a reason from a newer peer is shown as it is. */
+export function describeRejection (reason: RejectionReason | string): string {
+  return (REJECTIONS as Record<string, string | undefined>)[reason] ?? `"${reason}"`
 }

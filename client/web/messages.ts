@@ -1,6 +1,6 @@
 // Messages in and out: what arrives goes into the model and, for the open conversation, onto the screen; what the
 // user writes is sent, its delivery followed, and a failure offered for another try. History is loaded by page.
-import { KeyChangedError, type BroadcastMessage, type DirectMessage, type RejectedMessage, type SealwireClient } from '../index.js'
+import { KeyChangedError, RejectedError, type BroadcastMessage, type DirectMessage, type RejectedMessage, type SealwireClient } from '../index.js'
 import { describeError, describeRejection, seconds } from './describe.js'
 import { announce } from './dom.js'
 import { EVERYONE, type ChatModel, type Conversation, type Entry } from './model.js'
@@ -67,6 +67,15 @@ export class MessageFlow {
     this.#o.notices.show(`rejected:${r.from ?? ''}`, text, { tone: 'warn' })
   }
 
+  /** The recipient refused a message this user sent: shown on it instead of "delivered". */
+  refused (err: RejectedError): void {
+    const text = describeError(err).text.replace(/\.$/, '')
+    const entry = this.#o.model.refused(err.messageId, text)
+    if (entry === undefined) return
+    this.#o.pane.update(entry)
+    announce(`${text}.`)
+  }
+
   async loadHistory (conv: Conversation, older = false): Promise<void> {
     const { model, pane } = this.#o
     if (conv.peer === EVERYONE || conv.history === 'loading') return
@@ -114,7 +123,9 @@ export class MessageFlow {
       const twin = model.accepted(conv, entry, sent.id)
       if (twin !== undefined) pane.remove(twin)
       this.#updated(entry)
-      sent.delivered?.then(() => { if (model.advance(entry, 'delivered')) this.#updated(entry) }, () => {})
+      sent.delivered?.then(() => { if (model.advance(entry, 'delivered')) this.#updated(entry) }, (err: unknown) => {
+        if (err instanceof RejectedError) this.refused(err)
+      })
     } catch (err) {
       const d = describeError(err, { peer: conv.peer })
       const failure = d.code === 'rate_limited' ? `too many messages, wait ${seconds(d.retryAfterMs ?? 1000)}` : d.text.replace(/\.$/, '')
@@ -141,5 +152,5 @@ export class MessageFlow {
 }
 
 function blocked (conv: Conversation): string {
-  return `Not sent: compare safety numbers with ${conv.peer} first (their key changed).`
+  return `Not sent: ${conv.peer}'s key changed. Compare safety numbers with ${conv.peer} first, then accept the new key.`
 }

@@ -1,12 +1,13 @@
 // What the chat screen knows, free of the DOM: conversations and their messages, unread counts, delivery states,
-// changed keys and who is online. The controller feeds it the SDK's events; the views draw from it.
-import type { BroadcastMessage, DirectMessage, HistoryEntry, KeyChangedError } from '../index.js'
+// changed keys, trust states and who is online. The controller feeds it the SDK's events; the views draw from it.
+import type { BroadcastMessage, DirectMessage, HistoryEntry, KeyChangedError, TrustState } from '../index.js'
 import type { ConversationRecord } from './storage.js'
 
 /** `*` is the broadcast channel. */
 export const EVERYONE = '*'
 
-export type EntryState = 'sending' | 'accepted' | 'delivered' | 'failed' | 'received'
+/** `rejected`: the recipient refused it with a signed reason (`failure` says why); it was never delivered */
+export type EntryState = 'sending' | 'accepted' | 'delivered' | 'rejected' | 'failed' | 'received'
 
 export interface Entry {
   kind: 'message' | 'notice'
@@ -23,8 +24,11 @@ export interface Entry {
   retryAt: number | undefined
 }
 
-/** What a changed key warning needs: the SDK's KeyChangedError carries it. */
-export type KeyChange = Pick<KeyChangedError, 'userId' | 'pinnedKey' | 'presentedKey'>
+/**
+ * What a changed key warning needs: the SDK's KeyChangedError carries it. Found by comparing safety numbers
+ * instead (the SDK pins nothing while it shows one), the presented key is not known: `presentedNumber` is.
+ */
+export type KeyChange = Pick<KeyChangedError, 'userId' | 'pinnedKey'> & { presentedKey: string | undefined, presentedNumber?: string }
 
 export interface Conversation {
   peer: string
@@ -34,6 +38,8 @@ export interface Conversation {
   historyError: string | undefined
   nextBefore: number | null
   keyChanged: KeyChange | undefined
+  /** how far the pinned key is trusted; undefined until known (or nothing is pinned) */
+  trust: TrustState | undefined
   lastAt: number
 }
 
@@ -42,7 +48,8 @@ export type View = { kind: 'empty' } | { kind: 'conversation', peer: string } | 
 export type Incoming = Pick<DirectMessage | BroadcastMessage, 'id' | 'from' | 'text' | 'timestamp'>
 export type Stored = Pick<HistoryEntry, 'id' | 'from' | 'text' | 'error' | 'timestamp' | 'status'>
 
-const RANK: Record<EntryState, number> = { failed: 0, sending: 1, accepted: 2, delivered: 3, received: 3 }
+// a refusal is final, as a delivery is: neither moves the other
+const RANK: Record<EntryState, number> = { failed: 0, sending: 1, accepted: 2, delivered: 3, rejected: 3, received: 3 }
 
 const parseTime = (iso: string, now: number): number => Date.parse(iso) || now
 
@@ -66,7 +73,7 @@ export class ChatModel {
   conversation (peer: string): Conversation {
     let conv = this.#conversations.get(peer)
     if (conv === undefined) {
-      conv = { peer, entries: new Map(), unread: 0, history: peer === EVERYONE ? 'loaded' : 'none', historyError: undefined, nextBefore: null, keyChanged: undefined, lastAt: 0 }
+      conv = { peer, entries: new Map(), unread: 0, history: peer === EVERYONE ? 'loaded' : 'none', historyError: undefined, nextBefore: null, keyChanged: undefined, trust: undefined, lastAt: 0 }
       this.#conversations.set(peer, conv)
     }
     return conv
@@ -170,6 +177,19 @@ export class ChatModel {
     return true
   }
 
+  /**
+   * The recipient refused a sent message (its signed refusal verified): the entry, when it was shown and not
+   * refused already. A delivered message is not refused afterwards: the SDK never reports both.
+   */
+  refused (id: string, reason: string): Entry | undefined {
+    const entry = this.#mine.get(id)
+    if (entry === undefined || entry.state === 'rejected' || entry.state === 'delivered') return undefined
+    entry.state = 'rejected'
+    entry.failure = reason
+    entry.retryAt = undefined
+    return entry
+  }
+
   /** A receipt from the server; the entry when its state moved. */
   receipt (id: string, status: string): Entry | undefined {
     const entry = this.#mine.get(id)
@@ -249,7 +269,8 @@ export class ChatModel {
   /** A peer's key changed; the conversation, or undefined when this change is already known. */
   keyChanged (change: KeyChange): Conversation | undefined {
     const conv = this.conversation(change.userId)
-    if (conv.keyChanged?.presentedKey === change.presentedKey) return undefined
+    const known = conv.keyChanged
+    if (known !== undefined && (change.presentedKey === undefined || known.presentedKey === change.presentedKey)) return undefined
     conv.keyChanged = change
     return conv
   }
@@ -260,6 +281,7 @@ export class ChatModel {
     const change = conv?.keyChanged
     if (conv === undefined || change === undefined) return undefined
     conv.keyChanged = undefined
+    conv.trust = 'unverified'
     conv.history = 'none'
     return change
   }

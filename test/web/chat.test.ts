@@ -76,6 +76,13 @@ t.test('the web client: two browsers register, talk both ways, broadcast, go off
   t.equal(aliceNumber, bobNumber, 'both see the same safety number')
   await screenshot(alice, 'safety')
   await screenshot(bob, 'mobile-safety')
+  // ---- alice marks bob's key verified: the dialog and the conversation head say so ----
+  t.equal(await alice.locator('#safety-trust-state').getAttribute('data-trust'), 'unverified', 'pinned on first use')
+  t.equal(await alice.locator('#conv-trust').textContent(), 'unverified')
+  await alice.locator('#safety-verify').click()
+  await alice.locator('#safety-trust-state[data-trust="verified"]').waitFor()
+  await alice.locator('#conv-trust[data-trust="verified"]').waitFor()
+  t.equal(await alice.locator('#safety-verify').isVisible(), false, 'nothing more to mark')
   await alice.keyboard.press('Escape')
   await bob.locator('#safety-close').click()
   t.equal(await alice.locator('#safety-dialog').evaluate((d) => (d as HTMLDialogElement).open), false, 'Escape closes the dialog')
@@ -175,6 +182,11 @@ t.test('the web client: two browsers register, talk both ways, broadcast, go off
   t.pass('the second device reads the history, its own sent messages included')
 
   // ---- what the server stored ----
+  const keys = await app.db.selectFrom('users').select(['user_id', 'x25519_key_epoch', 'x25519_key_expires_at']).where('user_id', 'in', ['alice', 'bob']).execute()
+  for (const k of keys) {
+    t.ok(Number(k.x25519_key_epoch) >= 1, `${k.user_id} registered from the page with a key epoch`)
+    t.ok(k.x25519_key_expires_at !== null && Date.parse(k.x25519_key_expires_at) > Date.now(), `${k.user_id}'s key expires later`)
+  }
   const rows = await app.db.selectFrom('messages').select(['envelope', 'message_type']).where('message_type', '=', 'direct').execute()
   t.equal(rows.length, 5, 'five direct messages stored')
   for (const row of rows) {

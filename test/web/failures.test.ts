@@ -89,13 +89,18 @@ t.test('the web client explains every failure: rate limit, refused message, serv
   // ---- bob's identity key changes on the server: alice is warned and nothing is sent until she checks ----
   const impostor = makeIdentity('bob')
   await second.db.updateTable('users').set({
-    public_key: impostor.public_key, x25519_public_key: impostor.x25519_public_key, x25519_key_signature: impostor.x25519_key_signature
+    public_key: impostor.public_key, x25519_public_key: impostor.x25519_public_key, x25519_key_signature: impostor.x25519_key_signature,
+    // the impostor's key is bound the v1 way (no epoch), as the page registered bob's with one
+    x25519_key_epoch: 0, x25519_key_expires_at: null
   }).where('user_id', '=', 'bob').execute()
   await bob.close()
   await alice.reload()
   await connected(alice)
   await alice.locator('#conv-list [data-peer="bob"]').click()
   await alice.locator('#key-alert', { hasText: 'The identity key of bob changed' }).waitFor()
+  t.equal(await alice.locator('#key-alert-title').textContent(), 'bob\'s key changed')
+  t.match(await alice.locator('#key-alert-number').getAttribute('aria-label'), /^(\d{5}, ){11}\d{5}$/, 'the banner shows the new safety number')
+  t.equal(await alice.locator('#key-alert-accept').textContent(), 'Accept the new key')
   await alice.locator('#conv-list [data-peer="bob"] .nav-sub', { hasText: 'key changed' }).waitFor()
   await send(alice, 'should not go out')
   await alice.locator('#composer-error', { hasText: 'compare safety numbers with bob first' }).waitFor()
@@ -112,6 +117,25 @@ t.test('the web client explains every failure: rate limit, refused message, serv
   await send(alice, 'to the new key')
   await message(alice, 'to the new key', 'accepted').waitFor()
   t.pass('after an explicit decision, messages go to the new key')
+
+  // ---- another change, accepted from the banner: sending is blocked until then ----
+  const second2 = makeIdentity('bob')
+  await second.db.updateTable('users').set({
+    public_key: second2.public_key, x25519_public_key: second2.x25519_public_key, x25519_key_signature: second2.x25519_key_signature,
+    x25519_key_epoch: 0, x25519_key_expires_at: null
+  }).where('user_id', '=', 'bob').execute()
+  await alice.locator('#nav-broadcast').click()
+  await alice.locator('#conv-list [data-peer="bob"]').click()
+  await alice.locator('#key-alert-title', { hasText: 'bob\'s key changed' }).waitFor()
+  await send(alice, 'blocked again')
+  await alice.locator('#composer-error', { hasText: 'then accept the new key' }).waitFor()
+  t.equal(await message(alice, 'blocked again').count(), 0, 'nothing was sent')
+  await alice.locator('#key-alert-accept').click()
+  await alice.locator('#key-alert').waitFor({ state: 'hidden' })
+  await alice.locator('#conv-trust[data-trust="unverified"]').waitFor()
+  await send(alice, 'after accepting in the banner')
+  await message(alice, 'after accepting in the banner', 'accepted').waitFor()
+  t.pass('accepted from the banner: messages go to the newest key')
 
   t.same(errors, [], 'no console errors but the refused connections while the server was down')
 })

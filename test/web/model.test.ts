@@ -134,6 +134,41 @@ t.test('a changed key: flagged once per new key, cleared by trust, which reloads
   t.equal(model.trust('bob'), undefined)
 })
 
+t.test('a sent message refused by its recipient shows the refusal, and is never delivered after it', async (t) => {
+  const model = new ChatModel('alice')
+  const bob = model.conversation('bob')
+  const entry = model.add(bob, model.newEntry({ from: 'alice', text: 'hi', at: 1, state: 'sending' }))
+  model.accepted(bob, entry, 'id-1')
+  t.equal(model.refused('nope', 'Refused by bob: x'), undefined, 'a refusal of a message not ours changes nothing')
+  t.equal(model.refused('id-1', 'Refused by bob: it cannot be decrypted'), entry)
+  t.match(entry, { state: 'rejected', failure: 'Refused by bob: it cannot be decrypted' })
+  t.equal(model.refused('id-1', 'Refused by bob: again'), undefined, 'once')
+  t.equal(model.receipt('id-1', 'delivered'), undefined, 'a delivered receipt after a refusal does not move it')
+  t.equal(model.advance(entry, 'accepted'), false)
+  t.equal(entry.state, 'rejected')
+  const moved = model.historyPage(bob, { messages: [{ id: 'id-1', from: 'alice', text: 'hi', error: undefined, timestamp: '2026-01-01T10:00:00.000Z', status: 'pending' }], nextBefore: null }, false)
+  t.same(moved, [], 'the stored copy (still pending on the server) does not move it back')
+  t.equal(model.receipt('id-1', 'rejected'), undefined, 'the receipt event alone changes nothing: the verified refusal does')
+
+  const delivered = model.add(bob, model.newEntry({ from: 'alice', text: 'ok', at: 2, state: 'sending' }))
+  model.accepted(bob, delivered, 'id-2')
+  model.receipt('id-2', 'delivered')
+  t.equal(model.refused('id-2', 'Refused by bob: x'), undefined, 'a delivered message is not refused afterwards')
+  t.equal(delivered.state, 'delivered')
+})
+
+t.test('a changed key found by its safety number alone is flagged once; the SDK\'s report then names the key', async (t) => {
+  const model = new ChatModel('alice')
+  const byNumber = { userId: 'bob', pinnedKey: 'old', presentedKey: undefined, presentedNumber: '1 2' }
+  const bob = model.keyChanged(byNumber)
+  t.equal(bob?.keyChanged, byNumber)
+  t.equal(model.keyChanged({ ...byNumber }), undefined, 'no news')
+  t.ok(model.keyChanged({ userId: 'bob', pinnedKey: 'old', presentedKey: 'new' }), 'the key itself replaces the number')
+  t.equal(model.keyChanged({ ...byNumber }), undefined, 'a number-only report does not replace a known key')
+  model.trust('bob')
+  t.equal(bob?.trust, 'unverified', 'an accepted key is unverified')
+})
+
 t.test('presence: everyone else online, sorted; a fresh list replaces the old one', async (t) => {
   const model = new ChatModel('alice')
   model.setOnline(['carol', 'alice', 'bob'])

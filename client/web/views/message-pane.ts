@@ -2,7 +2,7 @@
 import { byId, formatTime, h, listen, show } from '../dom.js'
 import { EVERYONE, type Conversation, type Entry, type EntryState } from '../model.js'
 
-const STATE_TEXT: Record<Exclude<EntryState, 'received' | 'failed'>, { icon: string, text: string }> = {
+const STATE_TEXT: Record<Exclude<EntryState, 'received' | 'failed' | 'rejected'>, { icon: string, text: string }> = {
   sending: { icon: '◌', text: 'Sending…' },
   accepted: { icon: '✓', text: 'Sent' },
   delivered: { icon: '✓✓', text: 'Delivered' }
@@ -149,6 +149,9 @@ export class MessagePane {
         setTimeout(() => { retry.removeAttribute('disabled') }, wait)
       }
       return h('span', { class: 'msg-state failed' }, h('span', { 'aria-hidden': 'true' }, '! '), `Not sent: ${entry.failure ?? 'failed'} `, retry)
+    }
+    if (entry.state === 'rejected') {
+      return h('span', { class: 'msg-state rejected' }, h('span', { 'aria-hidden': 'true' }, '✕ '), entry.failure ?? 'Refused')
     }
     if (entry.state === 'received') return h('span', { class: 'msg-state' })
     let { icon, text } = STATE_TEXT[entry.state]
