@@ -218,7 +218,7 @@ async function registerSaved (saved: SavedIdentity, button?: HTMLButtonElement):
       client.close()
       const d = describeError(err)
       status(d.code === 'unauthorized' ? `${saved.user_id} is registered on this server with another key: this identity cannot use it.` : `Registered, but the login failed. ${d.text}`)
-      await storage.put('identities', saved.user_id, { ...saved, registered: d.code === 'unauthorized' ? false : true })
+      await storage.put('identities', saved.user_id, { ...saved, registered: d.code !== 'unauthorized' })
       await renderIdentities()
       return
     }

@@ -89,9 +89,12 @@ t.test('the web client explains every failure: rate limit, refused message, serv
   // ---- bob's identity key changes on the server: alice is warned and nothing is sent until she checks ----
   const impostor = makeIdentity('bob')
   await second.db.updateTable('users').set({
-    public_key: impostor.public_key, x25519_public_key: impostor.x25519_public_key, x25519_key_signature: impostor.x25519_key_signature,
+    public_key: impostor.public_key,
+    x25519_public_key: impostor.x25519_public_key,
+    x25519_key_signature: impostor.x25519_key_signature,
     // the impostor's key is bound the v1 way (no epoch), as the page registered bob's with one
-    x25519_key_epoch: 0, x25519_key_expires_at: null
+    x25519_key_epoch: 0,
+    x25519_key_expires_at: null
   }).where('user_id', '=', 'bob').execute()
   await bob.close()
   await alice.reload()
@@ -121,8 +124,11 @@ t.test('the web client explains every failure: rate limit, refused message, serv
   // ---- another change, accepted from the banner: sending is blocked until then ----
   const second2 = makeIdentity('bob')
   await second.db.updateTable('users').set({
-    public_key: second2.public_key, x25519_public_key: second2.x25519_public_key, x25519_key_signature: second2.x25519_key_signature,
-    x25519_key_epoch: 0, x25519_key_expires_at: null
+    public_key: second2.public_key,
+    x25519_public_key: second2.x25519_public_key,
+    x25519_key_signature: second2.x25519_key_signature,
+    x25519_key_epoch: 0,
+    x25519_key_expires_at: null
   }).where('user_id', '=', 'bob').execute()
   await alice.locator('#nav-broadcast').click()
   await alice.locator('#conv-list [data-peer="bob"]').click()
