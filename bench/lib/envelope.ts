@@ -41,8 +41,9 @@ export function broadcastFrame (user: BenchUser, content: string): OutgoingFrame
   }, { content })
 }
 
-export function ackFrame (id: string): string {
-  return `{"header":{"message_type":"ack","in_reply_to":${JSON.stringify(id)}}}`
+/** An ack as the SDK sends it: `body.from` names the sender, so the server marks exactly that message. */
+export function ackFrame (id: string, from: string): string {
+  return `{"header":{"message_type":"ack","in_reply_to":${JSON.stringify(id)}},"body":{"from":${JSON.stringify(from)}}}`
 }
 
 export function plainText (size: number): string {
@@ -57,6 +58,7 @@ export function plainText (size: number): string {
 export interface ServerFrame {
   type: string
   id: string | undefined
+  from: string | undefined
   inReplyTo: string | undefined
   status: string | undefined
   code: string | undefined
@@ -86,6 +88,7 @@ export function readFrame (text: string): ServerFrame | undefined {
   return {
     type,
     id: str(header.id),
+    from: str(header.from),
     inReplyTo: str(header.in_reply_to),
     status: str(body.status),
     code: str(body.code),

@@ -117,10 +117,10 @@ async function measureDm (opts: BenchOptions, server: ServerHandle): Promise<Rep
     switch (frame.type) {
       case 'direct':
         c.envelopes++
-        if (frame.id === undefined) return
+        if (frame.id === undefined || frame.from === undefined) return
         if (seenIds.has(frame.id)) c.repeatedEnvelopes++
         else seenIds.add(frame.id)
-        peer.ws?.send(ackFrame(frame.id))
+        peer.ws?.send(ackFrame(frame.id, frame.from))
         return
       case 'receipt': {
         const id = frame.inReplyTo ?? ''
