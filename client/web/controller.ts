@@ -1,12 +1,13 @@
 // The signed-in screen: the SDK client's events go into the model, and the views are drawn from it; what the
 // user does in a view comes back here as a call to the client.
-import { exportIdentity, publicKeys, safetyNumber, type SealwireClient, type Trust } from '../index.js'
+import { exportIdentity, type SealwireClient } from '../index.js'
 import { Connector, disconnectText, type ExitReason } from './connection.js'
 import { describeError, seconds } from './describe.js'
 import { announce, coarsePointer, download, listen, sleep } from './dom.js'
 import { MessageFlow } from './messages.js'
-import { ChatModel, EVERYONE, type KeyChange, type View } from './model.js'
+import { ChatModel, EVERYONE, type View } from './model.js'
 import type { ConversationRecord, SavedIdentity, Storage } from './storage.js'
+import { TrustFlow } from './trust.js'
 import { CommandsPane } from './views/commands.js'
 import { Composer } from './views/composer.js'
 import { ConversationHead } from './views/conversation-head.js'
@@ -48,6 +49,7 @@ export class ChatSession {
   readonly #commands: CommandsPane
   readonly #safety: SafetyDialog
   readonly #messages: MessageFlow
+  readonly #trust: TrustFlow
 
   constructor (options: SessionOptions) {
     this.#client = options.client
@@ -67,8 +69,8 @@ export class ChatSession {
     this.#panes = new Panes(() => { this.#back() }, signal)
     const openPeer = (): string | undefined => this.#model.view.kind === 'conversation' ? this.#model.view.peer : undefined
     this.#head = new ConversationHead({
-      onSafety: () => { const peer = openPeer(); if (peer !== undefined) void this.#showSafety(peer) },
-      onAccept: () => { const peer = openPeer(); if (peer !== undefined) void this.#acceptNewKey(peer) }
+      onSafety: () => { const peer = openPeer(); if (peer !== undefined) void this.#trust.showSafety(peer) },
+      onAccept: () => { const peer = openPeer(); if (peer !== undefined) void this.#trust.acceptNewKey(peer) }
     }, signal)
     this.#pane = new MessagePane({
       me: this.#model.me,
@@ -85,8 +87,8 @@ export class ChatSession {
       onRateLimited: (ms) => { this.#rateLimited(ms) }
     }, signal)
     this.#safety = new SafetyDialog({
-      onTrust: (peer) => { void this.#acceptNewKey(peer) },
-      onVerify: (peer, number) => { void this.#markVerified(peer, number) }
+      onTrust: (peer) => { void this.#trust.acceptNewKey(peer) },
+      onVerify: (peer, number) => { void this.#trust.markVerified(peer, number) }
     }, signal)
     this.#messages = new MessageFlow({
       client: this.#client,
@@ -97,6 +99,16 @@ export class ChatSession {
       notices: this.#notices,
       changed: () => { this.#renderLists() },
       rateLimited: (ms) => { this.#rateLimited(ms) }
+    })
+    this.#trust = new TrustFlow({
+      client: this.#client,
+      model: this.#model,
+      notices: this.#notices,
+      safety: this.#safety,
+      messages: this.#messages,
+      composer: this.#composer,
+      changed: () => { this.#renderLists() },
+      open: (peer) => { this.#openConversation(peer) }
     })
   }
 
@@ -173,7 +185,7 @@ export class ChatSession {
       c.on('receipt', ({ id, status }) => { this.#messages.receipt(id, status) }),
       c.on('rejected', (r) => { this.#messages.rejected(r) }),
       c.on('rejected-receipt', (err) => { this.#messages.refused(err) }),
-      c.on('key-changed', (err) => { this.#keyChanged(err) }),
+      c.on('key-changed', (err) => { this.#trust.keyChanged(err) }),
       c.on('error', (err) => {
         const d = describeError(err)
         if (d.code === 'rate_limited') this.#rateLimited(d.retryAfterMs)
@@ -193,37 +205,7 @@ export class ChatSession {
     if (this.#closed) return
     this.#sidebar.render(this.#model)
     const conv = this.#model.current
-    if (conv !== undefined) this.#head.render(conv, this.#model.isOnline(conv.peer), this.#changedNumber(conv.peer))
-  }
-
-  /** The safety number with the changed key of `peer`, if it changed. */
-  #changedNumber (peer: string): string | undefined {
-    const change = this.#model.find(peer)?.keyChanged
-    if (change === undefined) return undefined
-    return change.presentedKey === undefined ? change.presentedNumber : safetyNumber(this.#me(), { userId: peer, publicKey: change.presentedKey })
-  }
-
-  #me (): { userId: string, publicKey: string } {
-    return { userId: this.#model.me, publicKey: publicKeys(this.#client.identity).public_key }
-  }
-
-  /**
-   * Reads how far the pinned key of `peer` is trusted into the model, and compares the number of the key the
-   * server serves with the pinned one's: a changed key is flagged before anything is written (showing a number
-   * pins nothing, so the SDK's own check runs only when something is sent or read).
-   */
-  async #refreshTrust (peer: string): Promise<void> {
-    try {
-      const [served, trust] = await Promise.all([this.#client.safetyNumber(peer), this.#client.trust(peer)])
-      const conv = this.#model.conversation(peer)
-      conv.trust = trust?.state
-      if (trust !== undefined && served !== safetyNumber(this.#me(), { userId: peer, publicKey: trust.publicKey })) {
-        this.#keyChanged({ userId: peer, pinnedKey: trust.publicKey, presentedKey: undefined, presentedNumber: served })
-      }
-    } catch {
-      // the server cannot be asked now: sending checks the key again
-    }
-    this.#renderLists()
+    if (conv !== undefined) this.#head.render(conv, this.#model.isOnline(conv.peer), this.#trust.changedNumber(conv.peer))
   }
 
   async #refreshPresence (): Promise<void> {
@@ -297,7 +279,7 @@ export class ChatSession {
     this.#composer.target(peer)
     if (conv.history === 'none' || conv.history === 'failed') void this.#messages.loadHistory(conv)
     // fetching the peer's key checks it against the pin: a changed key is flagged before anything is written
-    if (peer !== EVERYONE) void this.#refreshTrust(peer)
+    if (peer !== EVERYONE) void this.#trust.refresh(peer)
     // on touch screens focusing would pop the keyboard up over the conversation
     if (!coarsePointer()) this.#composer.focus()
   }
@@ -313,94 +295,5 @@ export class ChatSession {
     this.#show({ kind: 'empty' })
     this.#renderLists()
     this.#sidebar.focusItem(left)
-  }
-
-  // ---- changed keys and safety numbers -------------------------------------------------------------------
-
-  #keyChanged (err: KeyChange): void {
-    const conv = this.#model.keyChanged(err)
-    if (conv === undefined) return
-    void this.#messages.touch(conv)
-    // the open conversation shows its own warning
-    if (this.#model.current !== conv) {
-      const kind = `key:${err.userId}`
-      this.#notices.show(kind, `Warning: the identity key of ${err.userId} changed. Compare safety numbers before you trust it.`, {
-        tone: 'error',
-        actions: [{ label: `Open ${err.userId}`, tone: 'danger', onClick: () => { this.#notices.dismiss(kind); this.#openConversation(err.userId) } }]
-      })
-    }
-    this.#renderLists()
-  }
-
-  async #showSafety (peer: string): Promise<void> {
-    this.#safety.open(peer)
-    const conv = this.#model.conversation(peer)
-    if (conv.keyChanged === undefined) {
-      try {
-        const [number, trust] = await Promise.all([this.#client.safetyNumber(peer), this.#client.trust(peer)])
-        if (trust !== undefined && number !== safetyNumber(this.#me(), { userId: peer, publicKey: trust.publicKey })) {
-          this.#keyChanged({ userId: peer, pinnedKey: trust.publicKey, presentedKey: undefined, presentedNumber: number })
-        } else {
-          conv.trust = trust?.state
-          this.#renderLists()
-          if (this.#safety.shows(peer)) this.#safety.number(peer, number, trust?.state)
-          return
-        }
-      } catch (err) {
-        if (this.#safety.shows(peer)) this.#safety.error(describeError(err, { peer }).text)
-        return
-      }
-    }
-    const change = conv.keyChanged
-    const after = this.#changedNumber(peer)
-    if (change === undefined || after === undefined || !this.#safety.shows(peer)) return
-    this.#safety.changed(peer, after, safetyNumber(this.#me(), { userId: peer, publicKey: change.pinnedKey }))
-  }
-
-  /** The user accepts the changed key (the one shown when the SDK reported it): sending works again. */
-  async #acceptNewKey (peer: string): Promise<void> {
-    const change = this.#model.find(peer)?.keyChanged
-    if (change === undefined) return
-    let accepted: Trust
-    try {
-      accepted = await this.#client.acceptKeyChange(peer, change.presentedKey)
-    } catch (err) {
-      const text = describeError(err, { peer }).text
-      if (this.#safety.shows(peer)) this.#safety.error(text)
-      else this.#notices.show(`key:${peer}`, text, { tone: 'error' })
-      return
-    }
-    // accepted by number alone (no presented key known): the key pinned must be the one whose number was shown
-    if (change.presentedKey === undefined && safetyNumber(this.#me(), { userId: peer, publicKey: accepted.publicKey }) !== change.presentedNumber) {
-      this.#model.trust(peer)
-      this.#keyChanged({ userId: peer, pinnedKey: change.pinnedKey, presentedKey: accepted.publicKey })
-      this.#safety.close()
-      this.#notices.show(`key:${peer}`, `The key of ${peer} changed again while you looked: compare the new safety number.`, { tone: 'error' })
-      return
-    }
-    this.#model.trust(peer)
-    this.#notices.dismiss(`key:${peer}`)
-    this.#safety.close()
-    this.#renderLists()
-    announce(`You accepted the new key of ${peer}.`)
-    const conv = this.#model.current
-    if (conv?.peer === peer) {
-      void this.#messages.loadHistory(conv)
-      this.#composer.focus()
-    }
-  }
-
-  /** The user compared `number` with `peer`: their key is marked verified. */
-  async #markVerified (peer: string, number: string): Promise<void> {
-    try {
-      await this.#client.markVerified(peer, number)
-    } catch (err) {
-      if (this.#safety.shows(peer)) this.#safety.error(describeError(err, { peer }).text)
-      return
-    }
-    this.#model.conversation(peer).trust = 'verified'
-    if (this.#safety.shows(peer)) this.#safety.verified(peer)
-    this.#renderLists()
-    announce(`You marked the key of ${peer} as verified.`)
   }
 }

@@ -1,8 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { Compile } from 'typebox/compile'
-import {
-  AckFrame, type Envelope, type FrameErrorCode, type PresenceStatus, type ReceiptStatus, type RejectFrame, type RejectReason
-} from '../../schemas/frames.js'
+import type { Envelope, FrameErrorCode, PresenceStatus, ReceiptStatus, RejectReason } from '../../schemas/frames.js'
 import type { Broker, Delivery, Presence } from '../cluster/cluster.js'
 import type { CommandRegistry } from '../commands.js'
 import type { MessageStore } from '../message-store.js'
@@ -10,6 +7,7 @@ import type { TokenBuckets } from '../token-bucket.js'
 import type { UserStore } from '../users.js'
 import { checkEnvelope, headerOf, idOf, type CheckOptions, type Refusal } from './checks.js'
 import { CLOSE, Connection, type ConnectionInfo, type HubSocket, type HubUser } from './connection.js'
+import { NOT_STORED, Receipts } from './receipts.js'
 import { errorFrame, presenceFrame, receiptFrame, rejectedReceiptFrame, serverResponseFrame, storedText, withMeta } from './server-frames.js'
 import { QueueSync } from './sync.js'
 
@@ -53,9 +51,6 @@ interface Origin {
   remoteAddress: string | null
 }
 
-const ackValidator = Compile(AckFrame)
-const NOT_STORED: Refusal = { code: 'internal', message: 'the message was not stored; send it again' }
-
 /**
  * The live connections of this node, and the one straight path every message takes:
  * parse → validate → check sender → rate limit → verify → timestamp → store → receipt → deliver.
@@ -70,6 +65,7 @@ export class Hub {
   readonly #subscribed = new Map<string, Promise<void>>()
   readonly #listeners: Array<(event: HubEvent) => void> = []
   readonly #sync: QueueSync
+  readonly #receipts: Receipts
   #closing = false
   #heartbeat: NodeJS.Timeout | undefined
 
@@ -85,6 +81,18 @@ export class Hub {
       kick: (conn, code, reason) => this.#kick(conn, code, reason),
       subscribed: (userId) => this.#subscribed.get(userId),
       now: this.#now
+    })
+    this.#receipts = new Receipts({
+      store: options.store,
+      broker: options.broker,
+      ackBuckets: options.ackBuckets,
+      checks: this.#checks,
+      log: options.log,
+      now: this.#now,
+      refuse: (conn, inReplyTo, refusal) => this.#refuse(conn, inReplyTo, refusal),
+      toSender: (sender, id, rejection) => this.#receiptToSender(sender, id, rejection),
+      delivered: (userId, latencyMs) => this.#emit({ kind: 'delivered', userId, latencyMs, at: this.#now() }),
+      rejected: (userId, reason) => this.#emit({ kind: 'rejected', userId, reason, at: this.#now() })
     })
     options.broker.onDelivery((delivery) => this.#fromOtherNode(delivery))
     options.presence.onChange((users, status) => { for (const userId of users) this.#presence(userId, status) })
@@ -225,11 +233,11 @@ export class Hub {
     }
     const header = headerOf(frame)
     if (header?.message_type === 'ack') {
-      this.#ack(conn, frame)
+      this.#receipts.ack(conn, frame)
       return
     }
     if (header?.message_type === 'reject') {
-      this.#reject(conn, frame)
+      this.#receipts.reject(conn, frame)
       return
     }
     const inReplyTo = idOf(header)
@@ -346,61 +354,6 @@ export class Hub {
       ? { command: outcome.command, ok: true as const, result: outcome.result }
       : { command: outcome.command, ok: false as const, error: { code: outcome.code, message: outcome.message } }
     this.#send(conn, serverResponseFrame(conn.user.user_id, envelope.header.id, response, this.#now()))
-  }
-
-  #ack (conn: Connection, frame: unknown): void {
-    if (!ackValidator.Check(frame)) {
-      this.#refuse(conn, undefined, { code: 'invalid_frame', message: 'an ack is {"header": {"message_type": "ack", "in_reply_to": message id}}' })
-      return
-    }
-    const id = frame.header.in_reply_to
-    const wait = this.#o.ackBuckets.take(conn.user.user_id)
-    if (wait > 0) {
-      this.#refuse(conn, id, { code: 'rate_limited', message: 'ack rate limit reached', retryAfterMs: wait })
-      return
-    }
-    this.#o.store.ack(conn.user.user_id, id, frame.body?.from).then((acked) => {
-      if (acked === 'ambiguous') {
-        this.#refuse(conn, id, { code: 'ambiguous_ack', message: 'several messages have this id: name their sender in body.from' })
-        return
-      }
-      const now = this.#now()
-      for (const { from_user: from, id: messageId, created_at: createdAt } of acked) {
-        this.#emit({ kind: 'delivered', userId: from, latencyMs: now - Date.parse(createdAt), at: now })
-        this.#receiptToSender(from, messageId)
-        this.#o.broker.toUser({ kind: 'receipt', to: from, id: messageId })
-      }
-    }, (err: unknown) => {
-      this.#o.log.error({ err }, 'recording an ack failed')
-    })
-  }
-
-  /**
-   * A recipient refuses a direct message: checked on the same path as every signed frame (shape, sender, rate,
-   * signature, clock), then the message is marked rejected and its sender told, with the reject as signed.
-   * Like an ack, a reject that worked is not answered.
-   */
-  #reject (conn: Connection, frame: unknown): void {
-    const checked = checkEnvelope(conn.user, frame, this.#checks)
-    if ('code' in checked) {
-      this.#refuse(conn, idOf(headerOf(frame)), checked)
-      return
-    }
-    // message_type was 'reject', so the reject schema is the one that passed
-    const { header, body } = checked as RejectFrame
-    const rejection = storedText(checked)
-    this.#o.store.reject({ toUser: header.from, fromUser: header.to, id: header.id, reason: body.reason, rejection }).then((row) => {
-      if (row === undefined) {
-        this.#refuse(conn, header.id, { code: 'unknown_message', message: `no message ${header.id} from ${header.to} is pending for you` })
-        return
-      }
-      this.#emit({ kind: 'rejected', userId: header.to, reason: body.reason, at: this.#now() })
-      this.#receiptToSender(header.to, header.id, rejection)
-      this.#o.broker.toUser({ kind: 'receipt', to: header.to, id: header.id, rejection })
-    }, (err: unknown) => {
-      this.#o.log.error({ err }, 'recording a reject failed')
-      this.#refuse(conn, header.id, NOT_STORED)
-    })
   }
 
   // ---- delivery ----------------------------------------------------------------------------------
